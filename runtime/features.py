@@ -1,0 +1,76 @@
+"""Onset-to-apex optical flow -> the model's 28 x 28 input. Training and the live runtime both call this.
+
+The format is the composite's (../shared/data/composite/README.md): three channels in the order
+u (horizontal flow), v (vertical flow, image y down), optical strain; each channel min-max
+normalised per image to 0..255 and stored as uint8 (RGB order when written as PNG). The model sees
+that image divided by 255, channels first.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+FEATURE_SIZE = 28
+CHANNELS = ("u", "v", "strain")
+
+# Everything a checkpoint, an ONNX sidecar or an engine sidecar records about its input.
+INPUT_SPEC: dict = {
+    "channels": list(CHANNELS),
+    "height": FEATURE_SIZE,
+    "width": FEATURE_SIZE,
+    "layout": "NCHW",
+    "dtype": "float32",
+    "normalisation": "per-image per-channel min-max to uint8 0..255, then divided by 255",
+    "range": [0.0, 1.0],
+}
+
+
+def optical_strain(flow: np.ndarray) -> np.ndarray:
+    """Optical strain magnitude sqrt(ux^2 + vy^2 + 0.5 (uy + vx)^2) of an H x W x 2 flow (px).
+
+    Derivatives are central differences (``np.gradient``) in px/px. Returns H x W float32.
+    """
+    u = flow[..., 0].astype(np.float32, copy=False)
+    v = flow[..., 1].astype(np.float32, copy=False)
+    uy, ux = np.gradient(u)
+    vy, vx = np.gradient(v)
+    return np.sqrt(ux * ux + vy * vy + 0.5 * (uy + vx) ** 2).astype(np.float32)
+
+
+def _minmax_u8(channel: np.ndarray) -> np.ndarray:
+    lo, hi = float(channel.min()), float(channel.max())
+    if hi - lo < 1e-12:
+        return np.zeros(channel.shape, np.uint8)
+    return np.rint((channel - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+
+
+def flow_to_features(flow: np.ndarray, size: int = FEATURE_SIZE) -> np.ndarray:
+    """H x W x 2 float flow (px, on the face crop) -> size x size x 3 uint8 image (u, v, strain).
+
+    Strain is computed at the crop's resolution, then each channel is resized with area
+    averaging and min-max normalised to 0..255 on its own.
+    """
+    if flow.ndim != 3 or flow.shape[2] != 2:
+        raise ValueError(f"flow must be H x W x 2, got shape {flow.shape}")
+    flow = flow.astype(np.float32, copy=False)
+    stack = np.dstack([flow[..., 0], flow[..., 1], optical_strain(flow)])
+    small = cv2.resize(stack, (size, size), interpolation=cv2.INTER_AREA)
+    return np.dstack([_minmax_u8(small[..., c]) for c in range(3)])
+
+
+def features_to_input(features: np.ndarray) -> np.ndarray:
+    """Feature image(s) (..., 28, 28, 3) uint8 -> model input (..., 3, 28, 28) float32 in [0, 1]."""
+    x = np.asarray(features, dtype=np.float32) / 255.0
+    return np.ascontiguousarray(np.moveaxis(x, -1, -3))
+
+
+def mirror_features(features: np.ndarray) -> np.ndarray:
+    """Left-right mirror of feature image(s) (..., H, W, 3) uint8: flip columns, u -> 255 - u.
+
+    Mirroring a flow field negates its horizontal component; for min-max normalised u this is
+    exactly 255 - u. v and strain only flip.
+    """
+    out = np.ascontiguousarray(features[..., :, ::-1, :])
+    out[..., 0] = 255 - out[..., 0]
+    return out

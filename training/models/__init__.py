@@ -1,0 +1,1 @@
+"""sofp.training.models"""
