@@ -1,0 +1,143 @@
+"""Spotting on synthetic motion curves with known intervals (pure NumPy)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sofp.runtime.spotting import (
+    SpotConfig,
+    Spotter,
+    interval_iou,
+    motion_magnitude,
+    score_spotting,
+    spot_signal,
+)
+
+
+def synthetic_curve(fps: float, seconds: float, events_s,
+                    noise: float = 0.02, peak: float = 1.0, seed: int = 0):
+    """Noise plus triangular bumps; events given in seconds (onset, apex, offset) -> frames."""
+    n = round(seconds * fps)
+    rng = np.random.default_rng(seed)
+    sig = np.abs(rng.normal(0.0, noise, n))
+    truth = []
+    for o_s, a_s, f_s in events_s:
+        o, a, f = round(o_s * fps), round(a_s * fps), round(f_s * fps)
+        i = np.arange(o, f + 1)
+        bump = np.where(i <= a, (i - o) / max(a - o, 1), (f - i) / max(f - a, 1))
+        sig[o : f + 1] += peak * bump
+        truth.append((o, a, f))
+    return sig, truth
+
+
+EVENTS = [(1.5, 1.65, 1.85), (3.0, 3.1, 3.3), (4.5, 4.7, 4.95)]
+
+
+@pytest.mark.parametrize("fps", [25.0, 30.0, 100.0, 200.0])
+def test_finds_injected_intervals_at_any_frame_rate(fps):
+    sig, truth = synthetic_curve(fps, 6.0, EVENTS)
+    found = spot_signal(sig, fps)
+    score = score_spotting([(s.onset, s.offset) for s in found], [(o, f) for o, _, f in truth])
+    assert score.f1 == 1.0, (found, truth)
+    for s, (o, a, f) in zip(found, truth, strict=True):
+        assert abs(s.apex - a) <= max(1, round(0.02 * fps))
+        assert o - 1 <= s.onset <= a and a <= s.offset <= f + 1
+        assert s.onset_time == pytest.approx(s.onset / fps)
+        assert s.magnitude > 0.8
+
+
+def test_rejects_macro_expressions_and_single_frame_spikes():
+    fps = 30.0
+    sig, _ = synthetic_curve(fps, 6.0, [(1.0, 1.6, 2.4)])  # 1.4 s: a macro-expression
+    sig[120] += 2.0  # a one-frame spike (e.g. a detector jump)
+    assert spot_signal(sig, fps) == []
+
+
+def test_adaptive_threshold_follows_noise_level():
+    fps = 60.0
+    quiet, _ = synthetic_curve(fps, 3.0, [], noise=0.01)
+    noisy, _ = synthetic_curve(fps, 3.0, [], noise=0.2, seed=1)
+    on_quiet = _threshold_after(quiet, fps)
+    on_noisy = _threshold_after(noisy, fps)
+    assert on_noisy > 3 * on_quiet
+    # the noisy clip alone spots nothing (false positives would come from a fixed threshold)
+    assert spot_signal(noisy, fps) == []
+
+
+def _threshold_after(sig, fps):
+    spotter = Spotter(fps)
+    for i, m in enumerate(sig):
+        spotter.reference_for(i)
+        spotter.update(i, i / fps, float(m))
+    return spotter.thresholds()[0]
+
+
+def test_reference_trails_then_freezes_at_onset_then_restarts():
+    fps = 50.0
+    spotter = Spotter(fps, SpotConfig(reference_lag_s=0.2))
+    lag = spotter.lag
+    assert lag == 10
+    assert spotter.reference_for(0) == 0
+    for i in range(40):
+        assert spotter.reference_for(i) == max(0, i - lag)
+        spotter.update(i, i / fps, 0.01)
+    # a movement starts
+    rise_fall = [0.05, 0.3, 0.6, 0.9, 1.0, 0.8, 0.6, 0.4, 0.2, 0.1, 0.04, 0.01]
+    for i, m in zip(range(40, 52), rise_fall, strict=True):
+        ref = spotter.reference_for(i)
+        if 42 <= i <= 50:
+            assert ref == 40  # frozen at the last quiet frame (0.05 <= off threshold)
+        got = spotter.update(i, i / fps, m)
+        if i == 50:
+            assert got is not None and (got.onset, got.apex, got.offset) == (40, 44, 50)
+    assert spotter.reference_for(52) == 50  # restarted at the offset
+
+
+def test_reset_drops_the_candidate():
+    fps = 30.0
+    sig, _ = synthetic_curve(fps, 3.0, [(1.5, 1.65, 1.85)])
+    spotter = Spotter(fps)
+    found = []
+    for i, m in enumerate(sig):
+        if i == round(1.6 * fps):
+            spotter.reset()  # face lost mid-movement
+        spotter.reference_for(i)
+        got = spotter.update(i, i / fps, float(m))
+        if got:
+            found.append(got)
+    assert found == []
+
+
+def test_durations_use_timestamps_not_frame_counts():
+    # frames arrive at 100 fps but half of them were dropped: a 0.3 s event stays 0.3 s
+    fps = 100.0
+    sig, _truth = synthetic_curve(fps, 4.0, [(2.0, 2.15, 2.3)])
+    keep = np.arange(0, len(sig), 2)
+    found = spot_signal(sig[keep], fps, timestamps=keep / fps)
+    assert len(found) == 1
+    assert found[0].duration == pytest.approx(0.3, abs=0.03)
+
+
+def test_scoring_follows_megc_iou_rule():
+    assert interval_iou((0, 9), (5, 14)) == pytest.approx(5 / 15)
+    truth = [(10, 20), (50, 60)]
+    score = score_spotting([(10, 19), (30, 35), (54, 70)], truth)
+    assert (score.tp, score.fp, score.fn) == (1, 2, 1)
+    assert score.f1 == pytest.approx(2 / 5)
+    assert score_spotting([], []).f1 == 1.0
+
+
+def test_motion_magnitude_sees_small_local_motion():
+    flow = np.zeros((64, 64, 2), np.float32)
+    flow[10:20, 10:30, 1] = -1.0  # a brow raise: 200 of 4096 px move 1 px
+    assert motion_magnitude(flow) == pytest.approx(200 / 409, rel=0.02)
+    assert motion_magnitude(np.zeros_like(flow)) == 0.0
+
+
+def test_config_validation():
+    with pytest.raises(ValueError):
+        SpotConfig(max_duration_s=0.0)
+    with pytest.raises(ValueError):
+        SpotConfig(k_on=1.0, k_off=2.0)
+    with pytest.raises(ValueError):
+        Spotter(0.0)
