@@ -1,0 +1,176 @@
+"""The shared shape of a sheet-driven reader (CASME II, SAMM, CAS(ME)^3, DFME).
+
+A reader finds its coding sheet and its frame root under the dataset root, reads the sheet's rows,
+and turns each row into a checked :class:`~sofp.training.raw.base.Clip`. Per dataset only the
+column spellings, the sheet's file name and how a row names its subject, clip id and frame folder
+differ; subclasses say exactly that.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sofp.training.raw.base import (
+    Clip,
+    ReadReport,
+    ReadResult,
+    check_clip,
+    find_file,
+    list_frames,
+    require_dir,
+)
+from sofp.training.raw.class_maps import canonical_emotion
+from sofp.training.raw.sheets import SheetRow, frame_cell, read_table, text_cell
+
+
+class DatasetReader:
+    """Base of the dataset readers: ``read(root, ...) -> ReadResult``."""
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+
+    def read(self, root: str | Path, *, warn: Callable[[str], None] | None = None) -> ReadResult:
+        raise NotImplementedError
+
+
+def find_frame_root(root: Path, preferred: Sequence[str], looks_like_subject: Callable[[str], bool],
+                    given: str | Path | None = None, depth: int = 3) -> Path:
+    """The folder whose children are the subject folders.
+
+    ``given`` (relative to ``root`` or absolute) wins. Otherwise: the first of ``preferred``
+    (folder names, searched up to ``depth`` levels below ``root``) or ``root`` itself, whose
+    children include a subject-like folder; else any folder up to ``depth`` levels that does.
+    Falls back to ``root`` (every clip then reports its missing folder).
+    """
+    if given is not None:
+        path = Path(given).expanduser()
+        return path if path.is_absolute() else root / path
+
+    def has_subjects(p: Path) -> bool:
+        try:
+            return any(c.is_dir() and looks_like_subject(c.name) for c in p.iterdir())
+        except OSError:
+            return False
+
+    levels = [[root]]
+    for _ in range(depth):
+        nxt = []
+        for p in levels[-1]:
+            try:
+                nxt.extend(sorted(c for c in p.iterdir() if c.is_dir()))
+            except OSError:
+                continue
+        levels.append(nxt)
+    folders = [p for level in levels for p in level]
+    lowered = [n.lower() for n in preferred]
+    for name in lowered:
+        for p in folders:
+            if p.name.lower() == name and has_subjects(p):
+                return p
+    for p in folders:
+        if has_subjects(p):
+            return p
+    return root
+
+
+class SheetReader(DatasetReader):
+    """A dataset whose clips are rows of a coding sheet (xlsx or csv).
+
+    Subclasses set ``sheet_patterns``, ``required``/``optional`` column spellings, ``frame_dirs``
+    (preferred names of the frame root) and implement ``subject``, ``sample`` and ``folder``.
+    """
+
+    sheet_patterns: ClassVar[tuple[str, ...]] = ()
+    required: ClassVar[Mapping[str, Sequence[str]]] = {}
+    optional: ClassVar[Mapping[str, Sequence[str]]] = {}
+    frame_dirs: ClassVar[tuple[str, ...]] = ()
+    apex_annotated: ClassVar[bool] = True
+
+    def __init__(self, *, sheet: str | Path | None = None, frames: str | Path | None = None,
+                 prefix: str | None = None, worksheet: str | None = None) -> None:
+        """``sheet``: the coding sheet (default: found under the root); ``frames``: the frame root
+        (default: found); ``prefix``: only frame files starting with it; ``worksheet``: xlsx sheet name."""
+        self.sheet = sheet
+        self.frames = frames
+        self.prefix = prefix
+        self.worksheet = worksheet
+
+    # -- per dataset ---------------------------------------------------------------------------
+    def is_subject_dir(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def subject(self, value: Any) -> str:
+        raise NotImplementedError
+
+    def sample(self, row: SheetRow, subject: str) -> str:
+        return text_cell(row["filename"])
+
+    def folder(self, frame_root: Path, row: SheetRow, subject: str) -> Path:
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------------------------
+    def read(self, root: str | Path, *, warn: Callable[[str], None] | None = None) -> ReadResult:
+        """Read every row of the coding sheet; unusable rows become skip lines in the report."""
+        root = require_dir(root, self.title or self.name)
+        sheet = find_file(root, self.sheet_patterns, f"{self.title} coding sheet", self.sheet)
+        rows = read_table(sheet, self.required, self.optional, sheet=self.worksheet)
+        frame_root = find_frame_root(root, self.frame_dirs, self.is_subject_dir, self.frames)
+        report = ReadReport(self.name, warn)
+        lister = functools.lru_cache(maxsize=64)(list_frames)
+        clips: list[Clip] = []
+        seen: set[tuple[str, str]] = set()
+        for row in rows:
+            report.rows += 1
+            clip = self._row_clip(row, frame_root, report, lister, sheet)
+            if clip is None:
+                continue
+            if (clip.subject, clip.sample) in seen:
+                report.skip(clip.name, f"duplicate clip (sheet row {row.line})", "duplicate")
+                continue
+            seen.add((clip.subject, clip.sample))
+            clips.append(clip)
+        return ReadResult(clips, report)
+
+    def _row_clip(self, row: SheetRow, frame_root: Path, report: ReadReport,
+                  lister: Callable, sheet: Path) -> Clip | None:
+        where = f"{self.name} row {row.line} of {sheet.name}"
+        try:
+            subject = self.subject(row["subject"])
+        except ValueError as exc:
+            report.skip(where, f"subject cell {exc}", "bad cell")
+            return None
+        sample = self.sample(row, subject)
+        if not subject or not sample:
+            report.skip(where, f"empty subject or filename cell ({subject!r}, {sample!r})", "bad cell")
+            return None
+        name = f"{self.name} {subject}/{sample}"
+        frames: dict[str, int | None] = {}
+        noted = False
+        for key in ("onset", "apex", "offset"):
+            try:
+                frames[key] = frame_cell(row[key])
+            except ValueError as exc:
+                if key == "apex":  # CASME II has a few '/' apex cells: estimate it instead
+                    report.note(name, f"apex cell {exc} is not a frame number: it will be the frame of "
+                                      "peak motion")
+                    frames[key], noted = None, True
+                    continue
+                report.skip(name, f"{key} cell {exc} is not a frame number (sheet row {row.line})",
+                            "bad cell")
+                return None
+        if frames["onset"] is None:
+            report.skip(name, f"onset cell is empty (sheet row {row.line})", "bad cell")
+            return None
+        raw = text_cell(row["emotion"])
+        if not raw:
+            report.skip(name, f"emotion cell is empty (sheet row {row.line})", "bad cell")
+            return None
+        return check_clip(
+            report, dataset=self.name, subject=subject, sample=sample,
+            folder=self.folder(frame_root, row, subject), onset=frames["onset"], apex=frames["apex"],
+            offset=frames["offset"], emotion=canonical_emotion(raw), raw_emotion=raw, prefix=self.prefix,
+            apex_annotated=self.apex_annotated and not noted, lister=lister,
+        )
