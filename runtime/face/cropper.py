@@ -1,0 +1,191 @@
+"""FaceCropper: frame -> square grey face crop, detecting every N frames and tracking in between.
+
+Schedule (measured in benchmarks/results/latency.md by the pipeline): a Haar detection costs
+~30 ms on a full 640 x 480 frame, far over a 5 ms frame budget, so it never runs full size:
+* the detector runs on a frame downscaled to ``detect_width`` px (default 160: a 150 px face
+  becomes ~40 px, above the cascade's 24 px window), and while a face is tracked only on a
+  region of 2 x the face around it;
+* it runs every ``detect_every`` frames (default 15) and whenever tracking is lost;
+* in between, the face is tracked by template matching (normalised cross-correlation of the
+  last detected face, at the downscaled resolution, sub-pixel peak) inside a search window;
+* the box is smoothed: the centre by an EMA towards each detection, the size by a slow EMA
+  that ignores changes under 10 % (a scale jitter of 1 % is already ~0.5 px of radial motion at a
+  112 px crop's border, as large as a micro-expression).
+Remaining translation jitter is removed downstream by :class:`Stabiliser` (alignment to the
+onset reference).
+
+Crop size: 112 px by default. It is 4 x the model's 28 x 28 input, so the feature resize is an
+exact 4 x 4 area average; a 150 px face loses little detail; cpu-dis runs in ~0.3 ms (ultrafast)
+to ~5 ms (medium) on it and TV-L1 cost grows with the area.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from sofp.runtime.face.box import FaceBox, FaceCrop
+from sofp.runtime.face.detector import HaarDetector
+
+DEFAULT_CROP = 112
+
+
+def _subpixel_peak(res: np.ndarray, x: int, y: int) -> tuple[float, float]:
+    """Parabolic refinement of a correlation peak at (x, y)."""
+    def off(a: float, b: float, c: float) -> float:
+        d = a - 2 * b + c
+        return 0.0 if abs(d) < 1e-9 else float(np.clip(0.5 * (a - c) / d, -0.5, 0.5))
+
+    h, w = res.shape
+    dx = off(res[y, x - 1], res[y, x], res[y, x + 1]) if 0 < x < w - 1 else 0.0
+    dy = off(res[y - 1, x], res[y, x], res[y + 1, x]) if 0 < y < h - 1 else 0.0
+    return x + dx, y + dy
+
+
+class FaceCropper:
+    """Callable on a BGR (or grey) frame -> :class:`FaceCrop` (``size`` x ``size`` uint8) or None.
+
+    size: crop side px. margin: the crop's side is the face box side x (1 + margin) (Haar boxes
+    are tight: the brows sit near their top). detect_every: frames between detector runs while
+    tracking. detect_width: width of the downscaled frame the detector and tracker see.
+    track_min_score: template-match correlation below which tracking is lost. max_misses:
+    detector misses in a row (while tracking) before the face is given up.
+    No face: returns None (never raises on a valid image).
+    """
+
+    def __init__(self, size: int = DEFAULT_CROP, margin: float = 0.2, detect_every: int = 15,
+                 detect_width: int = 160, track_min_score: float = 0.6, max_misses: int = 3,
+                 center_alpha: float = 0.3, size_alpha: float = 0.2, size_deadband: float = 0.10,
+                 detector: HaarDetector | None = None) -> None:
+        if size < 16 or detect_every < 1 or detect_width < 64:
+            raise ValueError(f"bad FaceCropper settings: size {size}, detect_every {detect_every}, "
+                             f"detect_width {detect_width} (valid: size >= 16, detect_every >= 1, width >= 64)")
+        self.size, self.margin = size, margin
+        self.detect_every, self.detect_width = detect_every, detect_width
+        self.track_min_score, self.max_misses = track_min_score, max_misses
+        self.center_alpha, self.size_alpha, self.size_deadband = center_alpha, size_alpha, size_deadband
+        self.detector = detector if detector is not None else HaarDetector()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the face (the next frame runs the detector on the whole frame)."""
+        self.box: FaceBox | None = None
+        self._template: np.ndarray | None = None
+        self._since_detect = 0
+        self._misses = 0
+        self.stats = {"frames": 0, "detections": 0, "tracked": 0, "lost": 0}
+
+    # -- detection and tracking on the downscaled grey frame ------------------------------------
+    def _detect(self, small: np.ndarray, k: float) -> FaceBox | None:
+        """Detect in ``small`` (full frame / k); near the current box when there is one."""
+        if self.box is not None:
+            b = self.box.scaled(1.0 / k)
+            x0 = int(max(0, b.cx - b.side)); y0 = int(max(0, b.cy - b.side))  # noqa: E702
+            x1 = int(min(small.shape[1], b.cx + b.side)); y1 = int(min(small.shape[0], b.cy + b.side))  # noqa: E702
+            found = self.detector.detect(small[y0:y1, x0:x1]) if x1 - x0 > 24 and y1 - y0 > 24 else []
+            found = [FaceBox(f.x + x0, f.y + y0, f.w, f.h, f.score) for f in found]
+            if found:
+                best = max(found, key=lambda f: f.iou(b) + 1e-3 * f.w)
+                return best.scaled(k)
+        found = self.detector.detect(small)
+        return found[0].scaled(k) if found else None
+
+    def _grab_template(self, small: np.ndarray, k: float) -> None:
+        b = self.box.scaled(1.0 / k)
+        half = 0.4 * b.side  # the central 80 % of the face: little background
+        x0, y0 = round(b.cx - half), round(b.cy - half)
+        x1, y1 = round(b.cx + half), round(b.cy + half)
+        if x0 < 0 or y0 < 0 or x1 > small.shape[1] or y1 > small.shape[0] or x1 - x0 < 8:
+            self._template = None
+            return
+        self._template = small[y0:y1, x0:x1].copy()
+        self._tpl_offset = (b.cx - x0, b.cy - y0)  # box centre relative to the template's corner
+
+    def _track(self, small: np.ndarray, k: float) -> bool:
+        """Move the box by template matching; False when the match is too weak (face lost)."""
+        if self._template is None:
+            return False
+        th, tw = self._template.shape
+        b = self.box.scaled(1.0 / k)
+        ox, oy = self._tpl_offset
+        reach = 0.35 * b.side
+        x0 = int(max(0, b.cx - ox - reach)); y0 = int(max(0, b.cy - oy - reach))  # noqa: E702
+        x1 = int(min(small.shape[1], b.cx - ox + tw + reach))
+        y1 = int(min(small.shape[0], b.cy - oy + th + reach))
+        if x1 - x0 <= tw or y1 - y0 <= th:
+            return False
+        res = cv2.matchTemplate(small[y0:y1, x0:x1], self._template, cv2.TM_CCOEFF_NORMED)
+        _, score, _, (mx, my) = cv2.minMaxLoc(res)
+        if score < self.track_min_score:
+            return False
+        px, py = _subpixel_peak(res, mx, my)
+        cx, cy = (x0 + px + ox) * k, (y0 + py + oy) * k
+        self.box = FaceBox.square(cx, cy, self.box.side, float(score))
+        return True
+
+    def _smooth(self, det: FaceBox) -> None:
+        """Blend a detection into the current box (centre EMA, size EMA with a dead band)."""
+        side = det.side
+        if self.box is None or det.iou(self.box) < 0.3:
+            self.box = FaceBox.square(det.cx, det.cy, side, det.score)
+            return
+        a = self.center_alpha
+        cx = (1 - a) * self.box.cx + a * det.cx
+        cy = (1 - a) * self.box.cy + a * det.cy
+        cur = self.box.side
+        if abs(side - cur) > self.size_deadband * cur:
+            cur = (1 - self.size_alpha) * cur + self.size_alpha * side
+        self.box = FaceBox.square(cx, cy, cur, det.score)
+
+    # -- the crop --------------------------------------------------------------------------------
+    def crop(self, gray: np.ndarray, box: FaceBox) -> np.ndarray:
+        """The ``size`` x ``size`` uint8 crop of ``gray`` around ``box`` enlarged by ``margin``."""
+        side = box.side * (1.0 + self.margin)
+        x0, y0 = round(box.cx - side / 2), round(box.cy - side / 2)
+        s = round(side)
+        h, w = gray.shape
+        if x0 >= 0 and y0 >= 0 and x0 + s <= w and y0 + s <= h:
+            patch = gray[y0:y0 + s, x0:x0 + s]
+        else:  # partly outside the frame: replicate the border
+            pad = s
+            padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+            patch = padded[y0 + pad:y0 + pad + s, x0 + pad:x0 + pad + s]
+        interp = cv2.INTER_AREA if s > self.size else cv2.INTER_LINEAR
+        return cv2.resize(patch, (self.size, self.size), interpolation=interp)
+
+    def __call__(self, frame: np.ndarray) -> FaceCrop | None:
+        """frame: H x W x 3 uint8 BGR (or H x W grey) -> FaceCrop or None when no face is found."""
+        if frame is None or frame.ndim not in (2, 3) or frame.dtype != np.uint8 or frame.size == 0:
+            raise ValueError(f"FaceCropper needs an H x W (x 3) uint8 image, got "
+                             f"{None if frame is None else (frame.shape, frame.dtype)}")
+        self.stats["frames"] += 1
+        gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        k = max(1.0, gray.shape[1] / self.detect_width)
+        small = gray if k == 1.0 else cv2.resize(
+            gray, (round(gray.shape[1] / k), round(gray.shape[0] / k)), interpolation=cv2.INTER_AREA)
+        k = gray.shape[1] / small.shape[1]
+        tracked = False
+        if self.box is not None and self._since_detect < self.detect_every:
+            tracked = self._track(small, k)
+            if not tracked:
+                self._since_detect = self.detect_every  # lost: detect now
+        if not tracked:
+            det = self._detect(small, k)
+            self._since_detect = 0
+            if det is None:
+                self._misses += 1
+                if self.box is None or self._misses > self.max_misses or not self._track(small, k):
+                    if self.box is not None:
+                        self.stats["lost"] += 1
+                    self.box, self._template = None, None
+                    return None
+                tracked = True
+            else:
+                self._misses = 0
+                self.stats["detections"] += 1
+                self._smooth(det)
+                self._grab_template(small, k)
+        else:
+            self.stats["tracked"] += 1
+        self._since_detect += 1
+        return FaceCrop(self.crop(gray, self.box), self.box, tracked)

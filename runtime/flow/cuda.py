@@ -1,0 +1,166 @@
+"""cuda-tvl1, cuda-farneback, cuda-nvof: OpenCV's CUDA optical flow (``cv2.cuda``, cudaoptflow module).
+
+PyPI's OpenCV wheels have no CUDA (``cv2.cuda.getCudaEnabledDeviceCount()`` is 0); these need an
+OpenCV built with CUDA and the cudaoptflow contrib module (a source build with
+-DWITH_CUDA=ON -DOPENCV_EXTRA_MODULES_PATH=...; JetPack's stock OpenCV has no CUDA).
+Not run on real hardware during development: written against the documented API
+(cv::cuda::OpticalFlowDual_TVL1, FarnebackOpticalFlow, NvidiaOpticalFlow_1_0/_2_0), kept thin.
+Frames are uploaded to GpuMats held by the backend, the flow is downloaded as H x W x 2 float32.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from sofp.runtime.errors import UsageError
+from sofp.runtime.flow.base import FLOWS, check_pair
+from sofp.runtime.flow.params import CudaTvl1Params, FarnebackParams, NvofParams, resolve_params
+
+
+def cuda_device_count() -> int:
+    """CUDA devices OpenCV can use (0 for builds without CUDA, or without a driver)."""
+    cuda = getattr(cv2, "cuda", None)
+    if cuda is None or not hasattr(cuda, "getCudaEnabledDeviceCount"):
+        return 0
+    try:
+        return int(cuda.getCudaEnabledDeviceCount())
+    except cv2.error:
+        return 0
+
+
+def cuda_probe(*factories: str) -> tuple[bool, str]:
+    """``(ok, reason)``: a CUDA device is usable and cv2.cuda has one of ``factories``."""
+    n = cuda_device_count()
+    if n == 0:
+        return False, (f"OpenCV {cv2.__version__} has no CUDA device (built without CUDA, "
+                       "cv2.cuda.getCudaEnabledDeviceCount() == 0)")
+    if not any(hasattr(cv2.cuda, f) for f in factories):
+        missing = " / ".join(factories)
+        return False, f"OpenCV {cv2.__version__} CUDA build lacks {missing} (cudaoptflow module)"
+    return True, f"{n} CUDA device(s), OpenCV {cv2.__version__}"
+
+
+class _CudaFlow:
+    """Upload two grey frames, run ``self._algo.calc`` on the GPU, download H x W x 2 float32."""
+
+    name = "cuda"
+    _factories: tuple[str, ...] = ()
+
+    @classmethod
+    def probe(cls) -> tuple[bool, str]:
+        return cuda_probe(*cls._factories)
+
+    def __init__(self) -> None:
+        self._g0 = cv2.cuda_GpuMat()
+        self._g1 = cv2.cuda_GpuMat()
+        self._gflow = None
+
+    def _calc(self, g0, g1):
+        return self._algo.calc(g0, g1, None)
+
+    def compute(self, prev: np.ndarray, curr: np.ndarray) -> np.ndarray:
+        """prev, curr H x W uint8 -> H x W x 2 float32 px."""
+        check_pair(prev, curr)
+        self._g0.upload(prev)
+        self._g1.upload(curr)
+        flow = self._calc(self._g0, self._g1)
+        return flow.download().astype(np.float32, copy=False)
+
+
+@FLOWS.register("cuda-tvl1")
+class CudaTvl1Flow(_CudaFlow):
+    """cv2.cuda.OpticalFlowDual_TVL1 with params.CUDA_TVL1 (no median filter: see params.py)."""
+
+    name = "cuda-tvl1"
+    _factories = ("OpticalFlowDual_TVL1_create",)
+
+    def __init__(self, params: CudaTvl1Params | dict | None = None) -> None:
+        super().__init__()
+        self.params: CudaTvl1Params = resolve_params("cuda-tvl1", params)
+        p = self.params
+        self._algo = cv2.cuda.OpticalFlowDual_TVL1_create(
+            p.tau, p.lambda_, p.theta, p.nscales, p.warps, p.epsilon, p.iterations, p.scale_step, p.gamma,
+            False)
+
+
+@FLOWS.register("cuda-farneback")
+class CudaFarnebackFlow(_CudaFlow):
+    """cv2.cuda.FarnebackOpticalFlow with params.FARNEBACK (the same values as cpu-farneback)."""
+
+    name = "cuda-farneback"
+    _factories = ("FarnebackOpticalFlow_create",)
+
+    def __init__(self, params: FarnebackParams | dict | None = None) -> None:
+        super().__init__()
+        self.params: FarnebackParams = resolve_params("cuda-farneback", params)
+        p = self.params
+        self._algo = cv2.cuda.FarnebackOpticalFlow_create(
+            p.levels, p.pyr_scale, False, p.winsize, p.iterations, p.poly_n, p.poly_sigma, p.flags)
+
+
+_NVOF_PRESETS = {"slow": "NV_OF_PERF_LEVEL_SLOW", "medium": "NV_OF_PERF_LEVEL_MEDIUM",
+                 "fast": "NV_OF_PERF_LEVEL_FAST"}
+
+
+@FLOWS.register("cuda-nvof")
+class CudaNvofFlow(_CudaFlow):
+    """NVIDIA's optical-flow hardware (Turing and newer) via cv2.cuda.NvidiaOpticalFlow_2_0, else _1_0.
+
+    The engine is created for one image size (re-created when the size changes). Its output is
+    a vector per grid cell in S10.5 fixed point; ``convertToFloat`` / ``upSampler`` turn it into
+    float px at the image's resolution. flow(p): from ``prev`` (input) to ``curr`` (reference).
+    """
+
+    name = "cuda-nvof"
+    _factories = ("NvidiaOpticalFlow_2_0_create", "NvidiaOpticalFlow_1_0_create")
+
+    def __init__(self, params: NvofParams | dict | None = None) -> None:
+        super().__init__()
+        self.params: NvofParams = resolve_params("cuda-nvof", params)
+        if self.params.preset not in _NVOF_PRESETS:
+            raise ValueError(f"NVOF preset {self.params.preset!r}; valid: {', '.join(_NVOF_PRESETS)}")
+        self._size: tuple[int, int] | None = None
+        self._algo = None
+        self.version = ""
+
+    def _create(self, size: tuple[int, int]) -> None:
+        p, cuda = self.params, cv2.cuda
+        level = _NVOF_PRESETS[p.preset]
+        try:
+            if hasattr(cuda, "NvidiaOpticalFlow_2_0_create"):
+                grid = getattr(cuda, f"NvidiaOpticalFlow_2_0_NV_OF_OUTPUT_VECTOR_GRID_SIZE_{p.grid_size}")
+                self._algo = cuda.NvidiaOpticalFlow_2_0_create(
+                    size, getattr(cuda, f"NvidiaOpticalFlow_2_0_{level}"), grid,
+                    cuda.NvidiaOpticalFlow_2_0_NV_OF_HINT_VECTOR_GRID_SIZE_UNDEFINED
+                    if hasattr(cuda, "NvidiaOpticalFlow_2_0_NV_OF_HINT_VECTOR_GRID_SIZE_UNDEFINED") else 0,
+                    p.enable_temporal_hints, False, p.enable_cost_buffer, 0)
+                self.version = "2.0"
+            else:
+                self._algo = cuda.NvidiaOpticalFlow_1_0_create(
+                    size, getattr(cuda, f"NvidiaOpticalFlow_1_0_{level}"),
+                    p.enable_temporal_hints, False, p.enable_cost_buffer, 0)
+                self.version = "1.0"
+        except cv2.error as exc:
+            msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else "error"
+            raise UsageError(f"cuda-nvof cannot start on this GPU (NVIDIA optical-flow hardware needs "
+                             f"Turing or newer and a matching driver): {msg}") from None
+        self._size = size
+
+    def _calc(self, g0, g1):
+        size = (g0.size()[0], g0.size()[1])
+        if self._size != size:
+            self._create(size)
+        out = self._algo.calc(g0, g1, None)
+        flow = out[0] if isinstance(out, tuple) else out
+        if self.version == "2.0":
+            return self._algo.convertToFloat(flow, None)
+        return self._algo.upSampler(flow, size, self._algo.getGridSize(), None)
+
+    def compute(self, prev: np.ndarray, curr: np.ndarray) -> np.ndarray:
+        """prev, curr H x W uint8 -> H x W x 2 float32 px (grid output resized to H x W)."""
+        flow = super().compute(prev, curr)
+        h, w = prev.shape
+        if flow.shape[:2] != (h, w):  # a 2 x 2 or 4 x 4 grid: vectors are already in full-res px
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+        return flow
