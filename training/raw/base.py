@@ -208,6 +208,10 @@ def check_clip(
         report.skip(name, f"clip has one frame ({onset})", "one-frame clip")
         return None
     lo, hi = numbers.index(onset), numbers.index(offset_eff)
+    gaps = sorted(set(range(onset, offset_eff + 1)) - set(numbers[lo:hi + 1]))
+    if gaps:
+        shown = ", ".join(map(str, gaps[:5])) + (", ..." if len(gaps) > 5 else "")
+        report.note(name, f"{len(gaps)} frame(s) missing inside onset..offset ({shown}); kept")
     return Clip(dataset, subject, sample, tuple(frames[lo:hi + 1]), tuple(numbers[lo:hi + 1]), onset, apex,
                 offset_eff, emotion, raw_emotion or emotion)
 

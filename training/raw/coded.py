@@ -124,18 +124,13 @@ class SheetReader(DatasetReader):
         seen: set[tuple[str, str]] = set()
         for row in rows:
             report.rows += 1
-            clip = self._row_clip(row, frame_root, report, lister, sheet)
-            if clip is None:
-                continue
-            if (clip.subject, clip.sample) in seen:
-                report.skip(clip.name, f"duplicate clip (sheet row {row.line})", "duplicate")
-                continue
-            seen.add((clip.subject, clip.sample))
-            clips.append(clip)
+            clip = self._row_clip(row, frame_root, report, lister, sheet, seen)
+            if clip is not None:
+                clips.append(clip)
         return ReadResult(clips, report)
 
     def _row_clip(self, row: SheetRow, frame_root: Path, report: ReadReport,
-                  lister: Callable, sheet: Path) -> Clip | None:
+                  lister: Callable, sheet: Path, seen: set[tuple[str, str]]) -> Clip | None:
         where = f"{self.name} row {row.line} of {sheet.name}"
         try:
             subject = self.subject(row["subject"])
@@ -147,6 +142,10 @@ class SheetReader(DatasetReader):
             report.skip(where, f"empty subject or filename cell ({subject!r}, {sample!r})", "bad cell")
             return None
         name = f"{self.name} {subject}/{sample}"
+        if (subject, sample) in seen:
+            report.skip(name, f"duplicate clip (sheet row {row.line})", "duplicate")
+            return None
+        seen.add((subject, sample))
         frames: dict[str, int | None] = {}
         noted = False
         for key in ("onset", "apex", "offset"):
