@@ -50,7 +50,7 @@ class SpotConfig:
 
     reference_lag_s: float = 0.3  # how far back the quiet-time reference trails the current frame
     window_s: float = 2.0  # recent quiet history the thresholds are estimated from
-    warmup_s: float = 0.5  # quiet history needed before anything is spotted
+    warmup_s: float = 0.3  # quiet history needed before anything is spotted
     k_on: float = 8.0  # start threshold: median + k_on robust sigmas ...
     k_off: float = 3.0  # ... end threshold: median + k_off robust sigmas
     floor_on: float = 0.15  # ... but never closer than this to the median (px)

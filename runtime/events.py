@@ -1,0 +1,136 @@
+"""What the pipeline emits: spotted-and-classified micro-expressions, per-frame telemetry, JSON Lines.
+
+An :class:`Event` is one spotted interval with its classification; times are capture timestamps
+(s) of the source, frames are source frame indices. :class:`JsonLinesWriter` writes one JSON
+object per line and flushes after each, so an interrupted run keeps every event emitted before.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+STAGES = ("face", "align", "flow", "spot", "infer")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One micro-expression: onset/apex/offset frame index and capture time (s), the predicted label,
+    every class's probability, the motion magnitude at the apex (px of the motion crop) and the
+    face box (x, y, w, h px) at the apex."""
+
+    onset_frame: int
+    apex_frame: int
+    offset_frame: int
+    onset_time: float
+    apex_time: float
+    offset_time: float
+    label: str
+    probabilities: dict[str, float]
+    magnitude: float
+    face_box: tuple[float, float, float, float] | None = None
+    latency_ms: float | None = None  # from the offset frame's arrival to the event (ms)
+
+    @property
+    def duration(self) -> float:
+        """Onset to offset (s)."""
+        return self.offset_time - self.onset_time
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probabilities.get(self.label, math.nan))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d = {"type": "event", **d, "duration": self.duration}
+        for k in ("onset_time", "apex_time", "offset_time", "duration", "magnitude"):
+            d[k] = round(float(d[k]), 6)
+        d["probabilities"] = {k: round(float(v), 6) for k, v in self.probabilities.items()}
+        if self.face_box is not None:
+            d["face_box"] = [round(float(v), 2) for v in self.face_box]
+        if self.latency_ms is not None:
+            d["latency_ms"] = round(float(self.latency_ms), 3)
+        return d
+
+    def summary(self) -> str:
+        """One human line: 'surprise 0.91  frames 120-131-150  1.200-1.500 s  1.8 px'."""
+        return (f"{self.label:<10s} p={self.confidence:.2f}  frames {self.onset_frame}-{self.apex_frame}-"
+                f"{self.offset_frame}  {self.onset_time:.3f}-{self.offset_time:.3f} s  "
+                f"({1000 * self.duration:.0f} ms)  {self.magnitude:.2f} px")
+
+
+@dataclass
+class FrameTelemetry:
+    """Per-frame record: stage timings (ms), whether a face was found, the motion signal (px)."""
+
+    index: int
+    timestamp: float
+    face: bool = False
+    tracked: bool = False
+    magnitude: float | None = None
+    threshold: float | None = None
+    state: str = ""
+    events: int = 0
+    stages_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    total_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": "frame", "index": self.index, "timestamp": round(self.timestamp, 6),
+                             "face": self.face, "tracked": self.tracked, "state": self.state,
+                             "events": self.events, "total_ms": round(self.total_ms, 4)}
+        d["magnitude"] = None if self.magnitude is None else round(self.magnitude, 5)
+        d["threshold"] = None if self.threshold is None or math.isinf(self.threshold) else round(self.threshold, 5)
+        d["stages_ms"] = {k: round(v, 4) for k, v in self.stages_ms.items()}
+        return d
+
+
+def _default(o: object) -> Any:
+    if hasattr(o, "item"):  # NumPy scalars
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+class JsonLinesWriter:
+    """Writes dicts (or objects with ``to_dict``) as JSON Lines to a file or stdout, flushed per line."""
+
+    def __init__(self, target: str | Path | IO[str] | None) -> None:
+        self._own = False
+        if target is None or target == "-":
+            self._f: IO[str] = sys.stdout
+        elif isinstance(target, (str, Path)):
+            path = Path(target)
+            if path.parent and not path.parent.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self._f = open(path, "w", encoding="utf-8")  # noqa: SIM115  (closed in close())
+            self._own = True
+        else:
+            self._f = target
+        self.count = 0
+
+    def write(self, record: Any) -> None:
+        d = record.to_dict() if hasattr(record, "to_dict") else record
+        self._f.write(json.dumps(d, default=_default, separators=(",", ":")) + "\n")
+        self._f.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        if self._own and not self._f.closed:
+            self._f.close()
+
+    def __enter__(self) -> JsonLinesWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Every JSON object of a JSON Lines file (blank lines skipped)."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -1,0 +1,140 @@
+"""ONNX Runtime backend: an .onnx file with its sidecar, or a checkpoint exported once into the cache.
+
+Execution providers, in this order where this onnxruntime build has them: TensorRT, CUDA, CPU.
+On the CPU the model (a few MFLOP) runs on one intra-op thread: more threads only add
+synchronisation to a sub-millisecond call and steal cores from optical flow.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from sofp.runtime.errors import SofpError, UsageError
+from sofp.runtime.infer.base import (
+    InferenceBackend,
+    cache_dir,
+    check_batch,
+    check_input_spec,
+    check_labels,
+    model_kind,
+    resolve_model,
+    softmax,
+)
+
+PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+def choose_providers(available: list[str]) -> list[str]:
+    """The providers to ask for, best first, among those this build offers."""
+    chosen = [p for p in PROVIDER_ORDER if p in available]
+    return chosen or list(available)
+
+
+def cached_onnx_for(checkpoint: Path) -> Path:
+    """Cache path of the ONNX export of ``checkpoint``: ``<cache>/onnx/<sha256[:16]>/<stem>.onnx``
+    (named by the checkpoint's hash, so a changed checkpoint never reuses a stale graph)."""
+    from sofp.export.sidecar import file_sha256
+
+    return cache_dir() / "onnx" / file_sha256(checkpoint)[:16] / f"{checkpoint.stem}.onnx"
+
+
+def ensure_onnx(checkpoint: Path) -> Path:
+    """The ONNX file for a checkpoint: from the cache, else exported now with
+    ``sofp.export.onnx_export.export_onnx`` (checked and parity-verified; needs torch, once)."""
+    out = cached_onnx_for(checkpoint)
+    if out.is_file() and out.with_name(out.name + ".json").is_file():
+        return out
+    try:
+        import torch  # noqa: F401  (only to give a clear message when it is missing)
+    except ImportError:
+        raise UsageError(
+            f"{checkpoint} must be exported to ONNX once and torch is not installed; "
+            "install sofp-edge[export] or pass --model FILE.onnx"
+        ) from None
+    from sofp.export.onnx_export import export_onnx
+
+    print(f"exporting {checkpoint.name} to ONNX once: {out}", flush=True, file=sys.stderr)
+    written = export_onnx(checkpoint, out.parent)
+    return written[0]
+
+
+class OnnxRuntimeBackend(InferenceBackend):
+    """``predict`` through an ``onnxruntime.InferenceSession``."""
+
+    name = "onnxruntime"
+
+    @classmethod
+    def probe(cls) -> tuple[bool, str]:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            return False, f"onnxruntime is not installed ({exc})"
+        return True, "providers: " + ", ".join(choose_providers(ort.get_available_providers()))
+
+    def __init__(self, model: str | Path | None = None, *, threads: int | None = None,
+                 providers: list[str] | None = None) -> None:
+        import onnxruntime as ort
+
+        path = resolve_model(model)
+        kind = model_kind(path)
+        if kind == "checkpoint":
+            self.checkpoint: Path | None = path
+            path = ensure_onnx(path)
+        elif kind == "onnx":
+            self.checkpoint = None
+        else:
+            raise UsageError(f"the onnxruntime backend needs a .onnx file or a .pt checkpoint, got {path}")
+        from sofp.export.sidecar import read_sidecar
+
+        meta = read_sidecar(path, kind="onnx")
+        check_input_spec(meta.get("input_spec"), path)
+        if meta.get("role", "whole") != "whole":
+            raise UsageError(f"{path} is one part ({meta['role']}) of a split graph; pass the whole model")
+        self.labels = check_labels(meta.get("labels"), path)
+        self.meta = meta
+        self.model_path = path
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(threads or 1)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        wanted = providers or choose_providers(ort.get_available_providers())
+        provider_args: list = []
+        for p in wanted:
+            if p == "TensorrtExecutionProvider":
+                trt_cache = cache_dir() / "ort-trt"
+                trt_cache.mkdir(parents=True, exist_ok=True)
+                provider_args.append((p, {"trt_engine_cache_enable": True,
+                                          "trt_engine_cache_path": str(trt_cache),
+                                          "trt_fp16_enable": True}))
+            else:
+                provider_args.append(p)
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=options, providers=provider_args)
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SofpError(f"onnxruntime cannot load {path}: {first[:200]}") from None
+        self.providers = self.session.get_providers()
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.output_name = self.session.get_outputs()[0].name
+        batch_dim = inp.shape[0]
+        self.fixed_batch = batch_dim if isinstance(batch_dim, int) else None
+        self.description = f"{path.name} on {', '.join(self.providers)}"
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        x = check_batch(batch)
+        if self.fixed_batch is not None and x.shape[0] != self.fixed_batch:
+            if self.fixed_batch != 1:
+                raise ValueError(f"{self.model_path.name} takes batches of {self.fixed_batch}, got {x.shape[0]}")
+            return np.concatenate([self.predict(x[i : i + 1]) for i in range(x.shape[0])])
+        logits = self.session.run([self.output_name], {self.input_name: x})[0]
+        return softmax(np.asarray(logits, dtype=np.float32))
+
+    def close(self) -> None:
+        self.session = None  # type: ignore[assignment]

@@ -1,0 +1,177 @@
+"""Inference backends: ONNX Runtime and torch agree on a small model; bad model files give one line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sofp.runtime.errors import SofpError, UsageError
+from sofp.runtime.infer import INFERENCE, create_backend, resolve_backend
+from sofp.runtime.infer.base import check_input_spec, model_kind, resolve_model, softmax
+from sofp.runtime.infer.tensorrt import check_engine_target, plan_batches
+
+torch = pytest.importorskip("torch")
+LABELS = ["negative", "positive", "surprise"]
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory) -> Path:
+    """A small random SOFP checkpoint (a few thousand weights), built by code."""
+    from sofp.training.checkpoint import save_checkpoint
+    from sofp.training.models import build_model
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    config = {"dim": 16, "stem": 4, "heads": 2, "head_hidden": 16}
+    model = build_model("sofp", **config).eval()
+    path = tmp_path_factory.mktemp("ckpt") / "small.pt"
+    save_checkpoint(path, model, {"model_name": "sofp", "model_config": config, "labels": LABELS})
+    return path
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory, small_checkpoint):
+    """A private cache folder for exported ONNX files (never the user's ~/.cache)."""
+    mp = pytest.MonkeyPatch()
+    folder = tmp_path_factory.mktemp("cache")
+    mp.setenv("SOFP_CACHE", str(folder))
+    yield folder
+    mp.undo()
+
+
+def test_onnxruntime_and_torch_agree(small_checkpoint, cache):
+    x = np.random.default_rng(0).random((5, 3, 28, 28), dtype=np.float32)
+    with create_backend("onnxruntime", small_checkpoint) as ort_b, create_backend("torch", small_checkpoint) as t_b:
+        p_ort, p_t = ort_b.predict(x), t_b.predict(x)
+        assert ort_b.labels == t_b.labels == LABELS
+        assert "CPUExecutionProvider" in ort_b.providers
+    assert p_ort.shape == (5, 3) and p_ort.dtype == np.float32
+    np.testing.assert_allclose(p_ort.sum(1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(p_ort, p_t, atol=1e-5, rtol=1e-4)
+    # exported once into the cache, named by the checkpoint's hash; reused after
+    onnx_files = list(Path(cache).rglob("small.onnx"))
+    assert len(onnx_files) == 1 and (onnx_files[0].parent.name in str(onnx_files[0]))
+    again = create_backend("onnxruntime", small_checkpoint)
+    assert again.model_path == onnx_files[0]
+    # the .onnx file itself also loads directly, and auto picks onnxruntime for it
+    assert resolve_backend("auto", onnx_files[0])[0] == "onnxruntime"
+    np.testing.assert_allclose(create_backend("auto", onnx_files[0]).predict(x), p_ort, atol=1e-6)
+
+
+def test_auto_prefers_onnxruntime_for_checkpoints(small_checkpoint):
+    name, why = resolve_backend("auto", small_checkpoint)
+    assert name == "onnxruntime" and "ONNX Runtime" in why
+
+
+def test_runtime_import_does_not_pull_torch():
+    import subprocess
+
+    code = ("import sys; import sofp.runtime.infer, sofp.runtime.infer.onnxruntime, sofp.runtime.pipeline, "
+            "sofp.runtime.spotting, sofp.runtime.events; "
+            "bad = [m for m in sys.modules if m.split('.')[0] == 'torch' or m.startswith('sofp.training')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_missing_and_foreign_model_files(tmp_path):
+    with pytest.raises(SofpError, match="model file not found"):
+        resolve_model(tmp_path / "nope.onnx")
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(UsageError, match="unknown file type"):
+        resolve_model(text)
+    fake = tmp_path / "fake.onnx"
+    fake.write_bytes(b"this is not a protobuf")
+    with pytest.raises(UsageError, match="no sidecar"):
+        create_backend("onnxruntime", fake)
+    fake_pt = tmp_path / "fake.pt"
+    fake_pt.write_bytes(b"garbage")
+    with pytest.raises(UsageError, match="not a PyTorch checkpoint"):
+        create_backend("torch", fake_pt)
+    with pytest.raises(UsageError, match="unknown inference backend 'nope'; known: onnxruntime, tensorrt, torch"):
+        create_backend("nope", fake)
+    with pytest.raises(UsageError, match=r"needs a \.pt checkpoint"):
+        create_backend("torch", fake)
+
+
+def test_onnx_with_foreign_sidecar_or_corrupt_graph(small_checkpoint, cache, tmp_path):
+    src = create_backend("onnxruntime", small_checkpoint).model_path
+    dst = tmp_path / "m.onnx"
+    dst.write_bytes(src.read_bytes())
+    meta = json.loads(src.with_name(src.name + ".json").read_text())
+    meta["input_spec"] = {**meta["input_spec"], "height": 32}
+    (tmp_path / "m.onnx.json").write_text(json.dumps(meta))
+    with pytest.raises(UsageError, match="height=32"):
+        create_backend("onnxruntime", dst)
+    # a corrupt graph whose sidecar matches its bytes: onnxruntime's refusal becomes one line
+    meta["input_spec"] = json.loads(src.with_name(src.name + ".json").read_text())["input_spec"]
+    dst.write_bytes(src.read_bytes()[:200])
+    from sofp.export.sidecar import file_sha256
+
+    meta["sha256"] = file_sha256(dst)
+    (tmp_path / "m.onnx.json").write_text(json.dumps(meta))
+    with pytest.raises(SofpError, match="onnxruntime cannot load") as exc:
+        create_backend("onnxruntime", dst)
+    assert "\n" not in str(exc.value)
+
+
+def test_input_spec_check_names_the_difference():
+    from sofp.runtime.features import INPUT_SPEC
+
+    check_input_spec(dict(INPUT_SPEC), "m.onnx")
+    with pytest.raises(UsageError, match=r"channels=\['v', 'u', 'strain'\]"):
+        check_input_spec({**INPUT_SPEC, "channels": ["v", "u", "strain"]}, "m.onnx")
+    with pytest.raises(UsageError, match="records no input spec"):
+        check_input_spec(None, "m.onnx")
+
+
+def test_model_kinds_and_softmax():
+    assert model_kind("a.PT") == "checkpoint" and model_kind("b.onnx") == "onnx"
+    assert model_kind("c.engine") == model_kind("d.plan") == "tensorrt"
+    p = softmax(np.array([[0.0, 0.0], [1000.0, 0.0]], np.float32))
+    np.testing.assert_allclose(p, [[0.5, 0.5], [1.0, 0.0]])
+
+
+def test_capabilities_list_every_backend():
+    caps = {c.name: c for c in INFERENCE.capabilities()}
+    assert set(caps) == {"onnxruntime", "tensorrt", "torch"}
+    assert caps["onnxruntime"].available
+
+
+# ------------------------------------------------------------------ TensorRT: logic around the API
+ENGINE_META = {"versions": {"tensorrt": "10.3.0"},
+               "device": {"gpu": "NVIDIA GeForce RTX 4090", "compute_capability": "8.9"}}
+
+
+def test_engine_target_check_accepts_its_own_gpu_and_version():
+    check_engine_target(ENGINE_META, "m.engine", tensorrt_version="10.3.0.26",
+                        gpu_name="NVIDIA GeForce RTX 4090", compute_capability="8.9")
+
+
+@pytest.mark.parametrize(("trt", "gpu", "cc", "match"), [
+    ("10.4.0", "NVIDIA GeForce RTX 4090", "8.9", "built with TensorRT 10.3.0, this machine has 10.4.0"),
+    ("10.3.0", "NVIDIA H100 80GB HBM3", "9.0", "compute capability 8.9"),
+    ("10.3.0", "NVIDIA GeForce RTX 4080", "8.9", "built on NVIDIA GeForce RTX 4090"),
+])
+def test_engine_target_check_refuses_other_targets(trt, gpu, cc, match):
+    with pytest.raises(UsageError, match=match) as exc:
+        check_engine_target(ENGINE_META, "m.engine", tensorrt_version=trt, gpu_name=gpu, compute_capability=cc)
+    assert "\n" not in str(exc.value)
+
+
+def test_batch_plan_pads_to_the_profile():
+    assert plan_batches(1, 1, 8) == [(0, 1, 1)]
+    assert plan_batches(10, 1, 8) == [(0, 8, 8), (8, 2, 2)]
+    assert plan_batches(3, 4, 4) == [(0, 3, 4)]  # static batch-4 engine: padded
+
+
+def test_tensorrt_backend_runs_where_tensorrt_exists():
+    ok, reason = INFERENCE.load("tensorrt").probe()
+    if not ok:
+        pytest.skip(f"TensorRT not available here: {reason}")
+    pytest.skip("needs a TensorRT engine built on this GPU (python export/to_trt.py)")
