@@ -1,0 +1,208 @@
+"""``sofp-train`` (also ``python -m sofp.training``): LOSO evaluation, a fixed split, and the deployable model.
+
+    sofp-train loso  --data ../shared/data/composite --model sofp --seed 0 --out runs/loso-sofp
+    sofp-train split --data DIR --test-fraction 0.2 --out runs/split
+    sofp-train all   --data DIR --out best.pt
+    --data synthetic uses the built-in synthetic set (no download).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sofp.runtime.errors import UsageError, run_cli
+from sofp.runtime.features import features_to_input
+from sofp.training.checkpoint import save_checkpoint
+from sofp.training.data.flowset import FlowSet, load_flowset
+from sofp.training.data.synthetic import make_synthetic_set
+from sofp.training.loso import run_loso
+from sofp.training.metrics import summarise
+from sofp.training.plots import plot_confusion
+from sofp.training.trainer import TrainConfig, train_groups, unstack
+
+# Extra subcommands (e.g. ``prepare`` from sofp.training.raw) register here: name -> (add_parser, run).
+EXTRA_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+
+
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def build_train_config(args: argparse.Namespace) -> TrainConfig:
+    """TrainConfig from ``--model``, ``--epochs`` and ``--set key=value`` (``--set model.dim=48`` for the model)."""
+    known = {f.name for f in fields(TrainConfig)} - {"model", "model_config"}
+    train: dict = {}
+    model_cfg: dict = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set expects key=value, got {item!r}")
+        if key.startswith("model."):
+            model_cfg[key[6:]] = _parse_value(value)
+        elif key in known:
+            train[key] = _parse_value(value)
+        else:
+            raise UsageError(f"unknown training setting {key!r}; settings: {', '.join(sorted(known))}, model.<field>")
+    if args.epochs is not None:
+        train["epochs"] = args.epochs
+    from sofp.training.models import model_config
+
+    model_config(args.model, **model_cfg)  # validates names now, not after data loading
+    return TrainConfig(model=args.model, model_config=model_cfg, **train)
+
+
+def load_data(args: argparse.Namespace) -> FlowSet:
+    if args.data == "synthetic":
+        return make_synthetic_set(seed=args.seed)
+    return load_flowset(args.data, args.dataset)
+
+
+def resolve_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but this PyTorch sees no CUDA GPU; use --device cpu or auto")
+    return name
+
+
+def cmd_loso(args: argparse.Namespace) -> int:
+    cfg = build_train_config(args)
+    data = load_data(args)
+    out = Path(args.out or f"runs/loso-{cfg.model}-seed{args.seed}")
+    res = run_loso(data, cfg, args.seed, out, chunk=args.chunk, device=resolve_device(args.device))
+    h, o = res["honest"], res["oracle"]
+    print(f"{cfg.model} LOSO seed {args.seed}: honest UF1 {h['uf1']:.4f} UAR {h['uar']:.4f} acc {h['accuracy']:.4f} "
+          f"| per-subject best epoch (optimistic) UF1 {o['uf1']:.4f} UAR {o['uar']:.4f} | {res['seconds']:.0f} s")
+    for ds, m in h.get("per_dataset", {}).items():
+        print(f"  {ds}: UF1 {m['uf1']:.4f} UAR {m['uar']:.4f} (n={m['n']})")
+    print(f"results: {out / 'result.json'}")
+    return 0
+
+
+def _fit_one(cfg: TrainConfig, data: FlowSet, train_idx: np.ndarray, seed: int, device: str,
+             eval_idx: np.ndarray | None = None):
+    images = torch.from_numpy(features_to_input(data.images))
+    evals = [eval_idx if eval_idx is not None else train_idx[:1]]
+    res = train_groups(cfg, images, data.labels, [train_idx], evals, seed, len(data.label_names),
+                       progress="train", device=device)
+    return res, images
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    cfg = build_train_config(args)
+    data = load_data(args)
+    subjects = sorted(set(data.subjects.tolist()))
+    if args.test_subjects:
+        test_subj = args.test_subjects.split(",")
+        unknown = sorted(set(test_subj) - set(subjects))
+        if unknown:
+            raise UsageError(f"--test-subjects {','.join(unknown)} not in the data; subjects: {', '.join(subjects)}")
+    else:
+        rng = np.random.default_rng(args.seed)
+        k = max(1, round(args.test_fraction * len(subjects)))
+        test_subj = sorted(rng.choice(subjects, size=k, replace=False).tolist())
+    test = np.flatnonzero(np.isin(data.subjects, test_subj))
+    train = np.flatnonzero(~np.isin(data.subjects, test_subj))
+    t0 = time.perf_counter()
+    res, _ = _fit_one(cfg, data, train, args.seed, resolve_device(args.device), test)
+    pred = res.probs[-1, 0].argmax(-1)
+    summary = summarise(data.labels[test], pred, data.label_names, data.datasets[test])
+    out = Path(args.out or f"runs/split-{cfg.model}-seed{args.seed}")
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"model": cfg.model, "seed": args.seed, "config": cfg.to_dict(), "test_subjects": test_subj,
+              "result": summary, "seconds": time.perf_counter() - t0, "train_loss": res.train_loss.tolist()}
+    (out / "result.json").write_text(json.dumps(result, indent=1))
+    plot_confusion(summary["confusion"], data.label_names,
+                   f"{cfg.model} split: UF1 {summary['uf1']:.3f} UAR {summary['uar']:.3f}", out / "confusion.png")
+    print(f"{cfg.model} split ({len(test_subj)} test subjects, {len(test)} samples): "
+          f"UF1 {summary['uf1']:.4f} UAR {summary['uar']:.4f} acc {summary['accuracy']:.4f}; {out / 'result.json'}")
+    return 0
+
+
+def cmd_all(args: argparse.Namespace) -> int:
+    cfg = build_train_config(args)
+    data = load_data(args)
+    scores = json.loads(Path(args.scores).read_text()) if args.scores else {}
+    train = np.arange(len(data))
+    res, images = _fit_one(cfg, data, train, args.seed, resolve_device(args.device))
+    model = unstack(cfg, res, 0, len(data.label_names))
+    with torch.no_grad():
+        fit = summarise(data.labels, model(images).argmax(-1).numpy(), data.label_names)
+    meta = {
+        "model_name": cfg.model,
+        "model_config": model.cfg.to_dict(),
+        "labels": list(data.label_names),
+        "train": {"config": cfg.to_dict(), "seed": args.seed, "data": str(args.data), "samples": len(data),
+                  "subjects": len(set(data.subjects.tolist())), "final_train_loss": float(res.train_loss[-1]),
+                  "train_set_accuracy": fit["accuracy"], "tta_mirror": cfg.tta_mirror},
+        "scores": scores,
+    }
+    path = save_checkpoint(args.out or "best.pt", model, meta)
+    print(f"wrote {path} ({cfg.model}, {len(data)} samples, train-set accuracy {fit['accuracy']:.3f})")
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="sofp-train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data", required=True,
+                       help="flow-image folder with labels.csv (or <name>_<label>.png files), or 'synthetic'")
+        p.add_argument("--dataset", help="dataset of a <name>_<label>.png folder: casme2, samm, smic, casme3, dfme")
+        p.add_argument("--model", default="sofp", help="sofp (default) or ststnet")
+        p.add_argument("--seed", type=int, default=0, help="makes a run repeatable (default 0)")
+        p.add_argument("--epochs", type=int, help=f"training epochs (default {TrainConfig.epochs})")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a training setting (lr=0.001) or a model one (model.dim=48); repeatable")
+        p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu or cuda")
+        p.add_argument("--out", help="output folder (loso, split) or checkpoint path (all)")
+        p.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
+
+    p = sub.add_parser("loso", help="leave-one-subject-out evaluation (resumable)")
+    common(p)
+    p.add_argument("--chunk", type=int, default=17, help="folds trained together as one vectorised model (default 17)")
+    p.set_defaults(run=cmd_loso)
+    p = sub.add_parser("split", help="train on some subjects, test on the others")
+    common(p)
+    p.add_argument("--test-subjects", help="comma-separated held-out subjects (e.g. casme2/sub01,samm/006)")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="else this fraction of subjects, drawn by --seed")
+    p.set_defaults(run=cmd_split)
+    p = sub.add_parser("all", help="train on all data and write the deployable checkpoint (best.pt)")
+    common(p)
+    p.add_argument("--scores", help="a LOSO result.json of this configuration to record in the checkpoint")
+    p.set_defaults(run=cmd_all)
+    for name, (add, run) in EXTRA_COMMANDS.items():
+        p = sub.add_parser(name)
+        add(p)
+        p.set_defaults(run=run)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``sofp-train``; returns the exit code."""
+
+    def body() -> int:
+        args = parse_args(argv)
+        if getattr(args, "threads", None):
+            torch.set_num_threads(args.threads)
+        return args.run(args)
+
+    return run_cli(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

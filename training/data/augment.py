@@ -1,0 +1,57 @@
+"""Batched augmentations on model inputs (..., 3, 28, 28) float in [0, 1], channels (u, v, strain).
+
+All take an explicit ``torch.Generator`` so a seed repeats a run exactly.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def mirror(x: torch.Tensor) -> torch.Tensor:
+    """Left-right mirror of flow inputs: columns reversed, u -> 1 - u (v and strain only flip)."""
+    x = x.flip(-1)
+    return torch.cat([1.0 - x[..., :1, :, :], x[..., 1:, :, :]], dim=-3)
+
+
+def random_mirror(x: torch.Tensor, gen: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """Mirror each sample with probability ``p``. x: (..., 3, H, W)."""
+    mask = torch.rand(x.shape[:-3], generator=gen) < p
+    return torch.where(mask[..., None, None, None], mirror(x), x)
+
+
+def random_shift(x: torch.Tensor, gen: torch.Generator, max_px: float) -> torch.Tensor:
+    """Translate each sample by up to ``max_px`` pixels in x and y (bilinear, border padding)."""
+    if max_px <= 0:
+        return x
+    lead, (c, h, w) = x.shape[:-3], x.shape[-3:]
+    flat = x.reshape(-1, c, h, w)
+    n = flat.shape[0]
+    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * max_px
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = 1.0
+    theta[:, 1, 1] = 1.0
+    theta[:, 0, 2] = shift[:, 0] * 2 / w
+    theta[:, 1, 2] = shift[:, 1] * 2 / h
+    grid = F.affine_grid(theta, list(flat.shape), align_corners=False)
+    out = F.grid_sample(flat, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.reshape(*lead, c, h, w)
+
+
+def mixup(
+    x: torch.Tensor, target: torch.Tensor, gen: torch.Generator, alpha: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup within each group: x (G, B, ...), target (G, B, C). One Beta(alpha, alpha) weight per
+    group, partners drawn from the same group (a fold never mixes in another fold's samples)."""
+    if alpha <= 0:
+        return x, target
+    g, b = target.shape[:2]
+    beta = torch.distributions.Beta(torch.tensor(alpha), torch.tensor(alpha))
+    lam = beta.sample((g,)).clamp_min(0.0)  # uses the global RNG; seeded by the trainer
+    lam = torch.maximum(lam, 1 - lam)
+    perm = torch.argsort(torch.rand(g, b, generator=gen), dim=1)
+    xp = torch.gather(x, 1, perm.view(g, b, *([1] * (x.dim() - 2))).expand_as(x))
+    tp = torch.gather(target, 1, perm[..., None].expand_as(target))
+    lx = lam.view(g, 1, *([1] * (x.dim() - 2)))
+    return lx * x + (1 - lx) * xp, lam.view(g, 1, 1) * target + (1 - lam.view(g, 1, 1)) * tp

@@ -1,0 +1,230 @@
+"""SOFP: symmetric region encoders + SRAF fusion over u/v/strain flow images.
+
+Input: (N, 3, 28, 28) float32 in [0, 1], channels (u, v, strain). Output: logits (N, classes).
+
+Choices where the paper's text is unknown (each switchable for ablations):
+- Encoders yield 3 x 3 token grids through fixed pooling (7 -> 3 with a 3 x 3 window, stride 2):
+  AdaptiveAvgPool 14 -> 3 does not export to ONNX with the TorchScript exporter.
+- Right-hand quadrants are mirrored at the input (columns flipped, u -> 1 - u) and mirror partners
+  share encoder weights (``tie_mirror``), so a mirror-symmetric face gives identical tokens on both
+  sides and L_sym = 0 exactly; left/right differences are what L_sym lets through.
+- "Attention-guided" local encoder: a sigmoid spatial gate (conv -> 1 map) multiplies the stem's
+  features before the token conv; no normalisation layer pools statistics across samples.
+- Position encodings: a learned embedding per region (4 quadrants + global) plus one per grid cell.
+- Structure-guided self-attention: per head, a learned scalar bias for each face-layout relation
+  between tokens (same region, mirror partner, vertical neighbour, diagonal, same grid cell).
+- Adaptive cross-attention: global tokens query the attended region tokens; a per-token sigmoid
+  gate computed from the global token scales the cross-attention output before it is added.
+- Fusion: gated cross-attention output + the global tokens + a residual from the stacked region
+  tokens (mean over the four regions per grid cell), then a feed-forward block, mean over tokens,
+  and an MLP head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from sofp.training.models.attention import Attention, FeedForward
+
+GRID = 3  # tokens per side of each encoder's grid
+TOKENS = GRID * GRID
+QUADRANTS = ("tl", "tr", "bl", "br")
+MIRROR_PAIRS = ((0, 1), (2, 3))  # (tl, tr), (bl, br)
+
+
+@dataclass(frozen=True)
+class SofpConfig:
+    """Widths, depths and ablation switches of the SOFP network."""
+
+    num_classes: int = 3
+    dim: int = 32  # token width D
+    stem: int = 8  # first convolution's channels
+    heads: int = 2
+    sa_layers: int = 1  # structure-guided self-attention blocks
+    mlp_ratio: int = 2
+    head_hidden: int = 64
+    dropout: float = 0.0  # regularised by mixup, shifts, weight decay and EMA instead
+    tie_mirror: bool = True
+    use_global: bool = True
+    use_self_attention: bool = True
+    use_cross_attention: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def mirror_flow(x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """Left-right mirror of (N, 3, H, W) flow in [0, 1]: columns reversed, u -> 1 - u.
+
+    ``flip`` is the W x W anti-identity; the flip is a MatMul (exact, and a plain op for TensorRT).
+    """
+    x = x @ flip
+    return torch.cat([1.0 - x[:, :1], x[:, 1:]], dim=1)
+
+
+class TokenConv(nn.Module):
+    """Conv tail shared by all encoders: (N, C, 2k, 2k) -> stride-2 conv -> 3 x 3 pool -> (N, 9, D)."""
+
+    def __init__(self, in_ch: int, dim: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, dim, 3, stride=2, padding=1)
+        self.act = nn.GELU()
+        self.pool = nn.AvgPool2d(3, stride=2)  # 7 x 7 -> 3 x 3
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        h = self.pool(self.act(self.conv(h)))
+        return self.norm(h.flatten(2).transpose(1, 2))
+
+
+class GlobalEncoder(nn.Module):
+    """Whole-face encoder: (N, 3, 28, 28) -> (N, 9, D)."""
+
+    def __init__(self, cfg: SofpConfig) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, cfg.stem, 3, stride=2, padding=1), nn.GELU())  # 28 -> 14
+        self.tokens = TokenConv(cfg.stem, cfg.dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tokens(self.stem(x))
+
+
+class LocalEncoder(nn.Module):
+    """Attention-guided quadrant encoder: (N, 3, 14, 14) -> (N, 9, D)."""
+
+    def __init__(self, cfg: SofpConfig) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, cfg.stem, 3, padding=1), nn.GELU())
+        self.gate = nn.Conv2d(cfg.stem, 1, 3, padding=1)
+        self.tokens = TokenConv(cfg.stem, cfg.dim)
+
+    def forward(self, q: torch.Tensor) -> torch.Tensor:
+        h = self.stem(q)
+        return self.tokens(h * torch.sigmoid(self.gate(h)))
+
+
+class RegionEncoder(nn.Module):
+    """One quadrant of the full input through a local encoder: (N, 3, 28, 28) -> (N, 9, D).
+
+    Right-hand quadrants are mirrored first so their tokens live in their partner's frame.
+    """
+
+    def __init__(self, quadrant: str, encoder: LocalEncoder) -> None:
+        super().__init__()
+        self.quadrant = quadrant
+        self.rows = slice(0, 14) if quadrant[0] == "t" else slice(14, 28)
+        self.cols = slice(0, 14) if quadrant[1] == "l" else slice(14, 28)
+        self.mirrored = quadrant[1] == "r"
+        self.encoder = encoder
+        self.register_buffer("flip", torch.eye(14).flip(0), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q = x[:, :, self.rows, self.cols]
+        if self.mirrored:
+            q = mirror_flow(q, self.flip)
+        return self.encoder(q)
+
+
+def layout_masks() -> torch.Tensor:
+    """(5, 36, 36) relation masks between the stacked region tokens (tl, tr, bl, br x 9 cells):
+    same region, mirror partner, vertical neighbour, diagonal region, same grid cell."""
+    region = torch.arange(4).repeat_interleave(TOKENS)
+    cell = torch.arange(TOKENS).repeat(4)
+    ri, rj = region[:, None], region[None, :]
+    same = ri == rj
+    mirror = (ri // 2 == rj // 2) & ~same  # tl-tr, bl-br
+    vertical = (ri % 2 == rj % 2) & ~same  # tl-bl, tr-br
+    diagonal = ~(same | mirror | vertical)
+    same_cell = cell[:, None] == cell[None, :]
+    return torch.stack([same, mirror, vertical, diagonal, same_cell]).float()
+
+
+class SRAF(nn.Module):
+    """Symmetric Region-Aware Attention Fusion + MLP head: tokens -> logits."""
+
+    def __init__(self, cfg: SofpConfig) -> None:
+        super().__init__()
+        d = cfg.dim
+        self.cfg = cfg
+        self.region_pos = nn.Parameter(torch.zeros(5, 1, d))  # 4 quadrants + global
+        self.cell_pos = nn.Parameter(torch.zeros(1, TOKENS, d))
+        nn.init.trunc_normal_(self.region_pos, std=0.02)
+        nn.init.trunc_normal_(self.cell_pos, std=0.02)
+        masks = layout_masks()
+        self.register_buffer("masks", masks, persistent=False)
+        self.layout_bias = nn.Parameter(torch.zeros(cfg.sa_layers, cfg.heads, masks.shape[0]))
+        self.self_attn = nn.ModuleList(Attention(d, cfg.heads, cfg.dropout) for _ in range(cfg.sa_layers))
+        self.self_ff = nn.ModuleList(FeedForward(d, d * cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.sa_layers))
+        if not cfg.use_global:
+            self.queries = nn.Parameter(torch.zeros(1, TOKENS, d))
+            nn.init.trunc_normal_(self.queries, std=0.02)
+        self.cross_attn = Attention(d, cfg.heads, cfg.dropout)
+        self.gate = nn.Linear(d, 1)
+        self.fuse_ff = FeedForward(d, d * cfg.mlp_ratio, cfg.dropout)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Sequential(
+            nn.Linear(d, cfg.head_hidden),
+            nn.GELU(),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.head_hidden, cfg.num_classes),
+        )
+
+    def forward(self, g: torch.Tensor | None, regions: torch.Tensor) -> torch.Tensor:
+        """g: (N, 9, D) global tokens or None (no global branch); regions: (N, 4, 9, D) -> (N, classes)."""
+        n, _, _, d = regions.shape
+        stacked = regions + self.region_pos[:4].unsqueeze(0) + self.cell_pos.unsqueeze(0)
+        tokens = stacked.reshape(n, 4 * TOKENS, d)
+        if self.cfg.use_self_attention:
+            for i, (attn, ff) in enumerate(zip(self.self_attn, self.self_ff, strict=True)):
+                bias = torch.einsum("ht,tij->hij", self.layout_bias[i], self.masks)
+                tokens = tokens + attn(tokens, tokens, bias)
+                tokens = tokens + ff(tokens)
+        g = self.queries.expand(n, -1, -1) if g is None else g + self.region_pos[4] + self.cell_pos
+        fused = g
+        if self.cfg.use_cross_attention:
+            fused = fused + torch.sigmoid(self.gate(g)) * self.cross_attn(g, tokens)
+        fused = fused + tokens.reshape(n, 4, TOKENS, d).mean(dim=1)
+        fused = fused + self.fuse_ff(fused)
+        return self.head(self.norm(fused).mean(dim=1))
+
+
+class SOFP(nn.Module):
+    """The SOFP network. ``forward(x) -> logits``; ``forward(x, with_sym=True) -> (logits, L_sym)``."""
+
+    def __init__(self, cfg: SofpConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.global_encoder = GlobalEncoder(cfg) if cfg.use_global else None
+        top, bottom = LocalEncoder(cfg), LocalEncoder(cfg)
+        if cfg.tie_mirror:
+            locals_ = {"tl": top, "tr": top, "bl": bottom, "br": bottom}
+        else:
+            locals_ = {"tl": top, "tr": LocalEncoder(cfg), "bl": bottom, "br": LocalEncoder(cfg)}
+        self.region_encoders = nn.ModuleList(RegionEncoder(q, locals_[q]) for q in QUADRANTS)
+        self.sraf = SRAF(cfg)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(N, 3, 28, 28) -> global tokens (N, 9, D) or None, region tokens (N, 4, 9, D)."""
+        g = self.global_encoder(x) if self.global_encoder is not None else None
+        regions = torch.stack([enc(x) for enc in self.region_encoders], dim=1)
+        return g, regions
+
+    def fuse(self, g: torch.Tensor | None, tl: torch.Tensor, tr: torch.Tensor, bl: torch.Tensor,
+             br: torch.Tensor) -> torch.Tensor:
+        """Encoder tokens (each (N, 9, D)) -> logits (N, classes): the SRAF + head half of the model."""
+        return self.sraf(g, torch.stack([tl, tr, bl, br], dim=1))
+
+    @staticmethod
+    def symmetry_loss(regions: torch.Tensor) -> torch.Tensor:
+        """L_sym: mean squared difference between each left quadrant's tokens and its mirrored partner's."""
+        return sum(((regions[:, a] - regions[:, b]) ** 2).mean() for a, b in MIRROR_PAIRS) / len(MIRROR_PAIRS)
+
+    def forward(self, x: torch.Tensor, with_sym: bool = False):
+        g, regions = self.encode(x)
+        logits = self.sraf(g, regions)
+        if with_sym:
+            return logits, self.symmetry_loss(regions)
+        return logits

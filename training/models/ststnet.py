@@ -1,0 +1,51 @@
+"""STSTNet (Liong et al., 2019): three shallow conv branches of 3, 5 and 8 channels over u/v/strain.
+
+Input (N, 3, 28, 28) float32 in [0, 1] -> logits (N, classes). As in the public release: 3 x 3 convs
+with padding, ReLU, batch normalisation, 3 x 3 max pooling with stride 3, dropout, concatenation,
+2 x 2 average pooling, a linear classifier. Batch normalisation statistics are computed within one
+fold's batch only (each fold is its own model under vmap), so no fold sees another's samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class StstnetConfig:
+    num_classes: int = 3
+    branches: tuple[int, ...] = (3, 5, 8)
+    dropout: float = 0.5
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class STSTNet(nn.Module):
+    """The STSTNet baseline; ``forward(x, with_sym=...)`` matches SOFP's signature (L_sym = 0)."""
+
+    def __init__(self, cfg: StstnetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.branches = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(3, c, 3, padding=2),
+                nn.ReLU(),
+                nn.BatchNorm2d(c),
+                nn.MaxPool2d(3, stride=3, padding=1),
+                nn.Dropout(cfg.dropout),
+            )
+            for c in cfg.branches
+        )
+        self.pool = nn.AvgPool2d(2, stride=2)
+        self.fc = nn.Linear(sum(cfg.branches) * 5 * 5, cfg.num_classes)
+
+    def forward(self, x: torch.Tensor, with_sym: bool = False):
+        h = self.pool(torch.cat([b(x) for b in self.branches], dim=1))
+        logits = self.fc(h.flatten(1))
+        if with_sym:
+            return logits, logits.new_zeros(())
+        return logits

@@ -1,0 +1,192 @@
+"""Train many independent models at once (one per fold, or one per seed) as a single vectorised model.
+
+Each group g trains its own copy of the network on its own sample indices; parameters are stacked
+with ``torch.func.stack_module_state`` and the forward pass is ``vmap``-ed over groups, so a 68-fold
+LOSO costs one batched model instead of 68 small ones. Nothing is shared between groups: the loss
+is a sum of per-group losses, AdamW is element-wise, batches are drawn per group, and no layer
+computes statistics across groups.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch.func import functional_call, stack_module_state, vmap
+from tqdm.auto import tqdm
+
+from sofp.training.data.augment import mirror, mixup, random_mirror, random_shift
+from sofp.training.losses import class_weights, focal_loss
+from sofp.training.models import build_model
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The fixed training schedule. Defaults: see README "How the defaults were chosen"."""
+
+    model: str = "sofp"
+    model_config: dict = field(default_factory=dict)
+    epochs: int = 40
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 0.05
+    warmup_epochs: int = 3
+    focal_gamma: float = 2.0
+    sym_weight: float = 0.1  # L_sym weight (SOFP only)
+    mirror_aug: bool = True
+    shift_px: float = 1.5
+    mixup_alpha: float = 0.2
+    ema_decay: float = 0.98
+    tta_mirror: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class GroupResult:
+    """What one vectorised run produced. probs: (epochs, G, T, C) held-out probabilities per epoch."""
+
+    params: dict[str, torch.Tensor]  # EMA weights, stacked (G, ...)
+    buffers: dict[str, torch.Tensor]
+    probs: np.ndarray
+    train_loss: np.ndarray  # (epochs,) mean over groups
+
+
+def _build_group(cfg: TrainConfig, n_groups: int, seed: int, n_classes: int, first_group: int):
+    models = []
+    for g in range(first_group, first_group + n_groups):
+        torch.manual_seed(seed * 100_003 + g)
+        models.append(build_model(cfg.model, num_classes=n_classes, **cfg.model_config))
+    params, buffers = stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")
+    return base, params, buffers
+
+
+def _index_table(rng: np.random.Generator, pools: list[np.ndarray], steps: int, batch: int) -> np.ndarray:
+    """(steps, G, batch) sample indices: each group walks a fresh permutation of its own pool."""
+    out = np.empty((steps, len(pools), batch), np.int64)
+    need = steps * batch
+    for g, pool in enumerate(pools):
+        reps = math.ceil(need / len(pool))
+        out[:, g, :] = np.concatenate([rng.permutation(pool) for _ in range(reps)])[:need].reshape(steps, batch)
+    return out
+
+
+def predict_groups(
+    base: torch.nn.Module, params: dict, buffers: dict, x: torch.Tensor, tta_mirror: bool
+) -> torch.Tensor:
+    """Probabilities (G, T, C) of each group's model on its own inputs x (G, T, 3, 28, 28)."""
+    base.eval()
+
+    def one(p, b, xi):
+        return functional_call(base, (p, b), (xi,))
+
+    with torch.no_grad():
+        probs = vmap(one)(params, buffers, x).softmax(-1)
+        if tta_mirror:
+            probs = 0.5 * (probs + vmap(one)(params, buffers, mirror(x)).softmax(-1))
+    return probs
+
+
+def train_groups(
+    cfg: TrainConfig,
+    images: torch.Tensor,
+    labels: np.ndarray,
+    train_pools: list[np.ndarray],
+    eval_sets: list[np.ndarray],
+    seed: int,
+    n_classes: int,
+    progress: str | None = None,
+    on_epoch: Callable[[int, float], None] | None = None,
+    first_group: int = 0,
+    device: str | torch.device = "cpu",
+) -> GroupResult:
+    """Train one model per group on ``train_pools[g]`` (sample indices into ``images``).
+
+    images: (N, 3, 28, 28) float32 in [0, 1]; labels: (N,) int. After every epoch each group's EMA
+    model predicts its ``eval_sets[g]`` (padded to the longest set); those probabilities are
+    returned for curves and for the optional per-subject best-epoch report, never used for a
+    choice inside this function. Group g's initial weights depend on (seed, first_group + g) only.
+    On CUDA the forward pass runs under bfloat16 autocast (mixed precision); augmentation random
+    numbers are drawn on the CPU so a seed gives the same batches on any device.
+    """
+    device = torch.device(device)
+    n_groups = len(train_pools)
+    gen = torch.Generator().manual_seed(seed * 1_000 + first_group)
+    torch.manual_seed(seed * 1_000 + first_group)
+    rng = np.random.default_rng(seed * 1_000 + first_group)
+    base, params, buffers = _build_group(cfg, n_groups, seed, n_classes, first_group)
+    params = {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
+    buffers = {k: v.to(device) for k, v in buffers.items()}
+    ema = {k: v.detach().clone() for k, v in params.items()}
+    weights = torch.from_numpy(np.stack([class_weights(labels[p], n_classes) for p in train_pools])).to(device)
+    onehot = torch.eye(n_classes)[torch.from_numpy(labels)]
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+
+    t_max = max(len(e) for e in eval_sets)
+    eval_idx = np.stack([np.pad(e, (0, t_max - len(e)), mode="edge") for e in eval_sets])
+    x_eval = images[torch.from_numpy(eval_idx)].to(device)
+
+    steps = math.ceil(max(len(p) for p in train_pools) / cfg.batch_size)
+    total = steps * cfg.epochs
+    warm = steps * cfg.warmup_epochs
+    opt = torch.optim.AdamW(params.values(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda t: (t + 1) / warm if t < warm else 0.5 * (1 + math.cos(math.pi * (t - warm) / max(1, total - warm)))
+    )
+
+    def loss_one(p, b, xb, tb, w):
+        logits, sym = functional_call(base, (p, b), (xb,), {"with_sym": True})
+        return focal_loss(logits, tb, w, cfg.focal_gamma) + cfg.sym_weight * sym
+
+    grouped_loss = vmap(loss_one, randomness="different")
+    all_probs, losses = [], []
+    bar = tqdm(range(cfg.epochs), desc=progress or "train", unit="epoch", leave=False, disable=progress is None)
+    step = 0
+    for epoch in bar:
+        base.train()
+        table = torch.from_numpy(_index_table(rng, train_pools, steps, cfg.batch_size))
+        epoch_loss = 0.0
+        for s in range(steps):
+            idx = table[s]
+            xb, tb = images[idx], onehot[idx]
+            if cfg.mirror_aug:
+                xb = random_mirror(xb, gen)
+            xb = random_shift(xb, gen, cfg.shift_px)
+            xb, tb = mixup(xb, tb, gen, cfg.mixup_alpha)
+            with amp:
+                loss = grouped_loss(params, buffers, xb.to(device), tb.to(device), weights).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            decay = min(cfg.ema_decay, (1 + step) / (10 + step))
+            with torch.no_grad():
+                for k, v in params.items():
+                    ema[k].lerp_(v.detach(), 1 - decay)
+            epoch_loss += loss.item() / n_groups
+        losses.append(epoch_loss / steps)
+        all_probs.append(predict_groups(base, ema, buffers, x_eval, cfg.tta_mirror).float().cpu().numpy())
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        if on_epoch is not None:
+            on_epoch(epoch, losses[-1])
+    ema = {k: v.cpu() for k, v in ema.items()}
+    buffers = {k: v.cpu() for k, v in buffers.items()}
+    return GroupResult(ema, buffers, np.stack(all_probs), np.asarray(losses))
+
+
+def unstack(cfg: TrainConfig, result: GroupResult, group: int, n_classes: int) -> torch.nn.Module:
+    """Group ``group``'s EMA model as an ordinary module in eval mode (tied weights stay tied)."""
+    model = build_model(cfg.model, num_classes=n_classes, **cfg.model_config)
+    stacked = {**result.params, **result.buffers}
+    with torch.no_grad():
+        for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+            tensor.copy_(stacked[name][group])
+    return model.eval()
