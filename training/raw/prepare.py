@@ -107,17 +107,17 @@ class ClipTools:
     """The runtime pieces one clip needs: a face cropper factory, ``align`` and two flow backends.
 
     Built from the runtime's modules by name (:meth:`from_config`); tests may pass their own.
-    ``crop(cropper, bgr) -> S x S uint8 gray or None``; ``align(ref, gray) -> gray``;
+    ``new_cropper() -> FaceCropper`` (callable on a BGR frame -> FaceCrop | None, and
+    ``crop(gray, box) -> S x S uint8``); ``align(ref, gray) -> gray``;
     ``flow.compute`` / ``apex_flow.compute(prev, curr) -> H x W x 2 float32 px``.
     """
 
     def __init__(self, new_cropper: Callable[[], Any], align: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                 flow: Any, apex_flow: Any, crop_size: int) -> None:
+                 flow: Any, apex_flow: Any) -> None:
         self.new_cropper = new_cropper
         self.align = align
         self.flow = flow
         self.apex_flow = apex_flow
-        self.crop_size = crop_size
 
     @classmethod
     def from_config(cls, cfg: PrepareConfig) -> ClipTools:
@@ -125,27 +125,17 @@ class ClipTools:
         from sofp.runtime.flow import create_flow
 
         kwargs = {} if cfg.crop_size is None else {"size": cfg.crop_size}
-        probe = FaceCropper(**kwargs)
-        size = int(getattr(probe, "size", cfg.crop_size or 112))
         flow = _make_flow(create_flow, cfg.flow, cfg.device)
         apex_flow = flow if cfg.apex_flow == cfg.flow else _make_flow(create_flow, cfg.apex_flow, cfg.device)
-        return cls(lambda: FaceCropper(**kwargs), align, flow, apex_flow, size)
-
-    def full_frame(self, bgr: np.ndarray) -> np.ndarray:
-        """The whole frame as the face: centre square, gray, resized to the crop size."""
-        h, w = bgr.shape[:2]
-        side = min(h, w)
-        y0, x0 = (h - side) // 2, (w - side) // 2
-        gray = cv2.cvtColor(bgr[y0:y0 + side, x0:x0 + side], cv2.COLOR_BGR2GRAY)
-        return cv2.resize(gray, (self.crop_size, self.crop_size), interpolation=cv2.INTER_AREA)
+        return cls(lambda: FaceCropper(**kwargs), align, flow, apex_flow)
 
 
 def _make_flow(create_flow: Callable, name: str, device: str | None) -> Any:
-    if device is None:
+    if device is None or name != "torch-tvl1":
         return create_flow(name)
-    from sofp.runtime.flow.params import flow_params  # pinned parameters, with the device set
+    from sofp.runtime.flow import FLOWS
 
-    return create_flow(name, flow_params(name, device=device))
+    return FLOWS.load(name)(device=device)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -153,40 +143,54 @@ class ClipError(Exception):
     """A clip that cannot be prepared (unreadable frame, no face): one line, the clip is skipped."""
 
 
-def _read(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+def _gray(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise ClipError(f"frame {path} is not a readable image")
     return img
 
 
 class _Cropper:
-    """Crops a clip's frames in order with one runtime cropper, or the whole frame (face mode)."""
+    """Crops every frame of a clip with the face box found on its onset frame.
 
-    def __init__(self, tools: ClipTools, mode: str) -> None:
-        self.tools, self.mode = tools, mode
-        self.cropper = tools.new_cropper() if mode != "full" else None
-        self.used = "full" if mode == "full" else "detected"
+    The runtime's FaceCropper finds the face on the onset frame; every other frame of the clip is
+    cropped with that same box (``FaceCropper.crop``) and aligned to the onset crop by the
+    runtime's ``align``, which removes global head motion. ``mode`` full (or auto with no face):
+    the box is the frame's centred square, so the crop is the whole (pre-cropped) frame.
+    """
 
-    def __call__(self, bgr: np.ndarray, what: str) -> np.ndarray:
-        if self.cropper is not None and self.used == "detected":
-            crop = self.cropper(bgr)
-            if crop is not None:
-                return crop.gray
-            if self.mode == "detect":
-                raise ClipError(f"no face found on the {what} frame (try --face auto or full)")
-            if what != "onset":  # onset had a face, this frame not: keep the onset's treatment honest
-                raise ClipError(f"face lost on the {what} frame (found on onset)")
-            self.used = "full"
-        return self.tools.full_frame(bgr)
+    def __init__(self, tools: ClipTools, mode: str, onset_path: Path) -> None:
+        from sofp.runtime.face import FaceBox
+
+        self.cropper = tools.new_cropper()
+        gray = _gray(onset_path)
+        self.shape = gray.shape[:2]
+        found = self.cropper(gray) if mode != "full" else None
+        if found is not None:
+            self.box, self.used = found.box, "detected"
+        elif mode == "detect":
+            raise ClipError("no face found on the onset frame (use --face auto or full for face-cropped releases)")
+        else:
+            h, w = gray.shape
+            side = min(h, w) / (1.0 + self.cropper.margin)
+            self.box, self.used = FaceBox.square(w / 2, h / 2, side), "full"
+        self.onset = self.cropper.crop(gray, self.box)
+
+    def __call__(self, path: Path) -> np.ndarray:
+        """The crop of frame ``path`` (S x S uint8) with the onset's box (not yet aligned)."""
+        gray = _gray(path)
+        if gray.shape[:2] != self.shape:
+            raise ClipError(f"frame {path} is {gray.shape[1]} x {gray.shape[0]}, the onset frame "
+                            f"{self.shape[1]} x {self.shape[0]}")
+        return self.cropper.crop(gray, self.box)
 
 
-def find_apex(clip: Clip, tools: ClipTools, crop: _Cropper, onset_gray: np.ndarray,
-              mode: str) -> tuple[int, list[float]]:
-    """Apex frame number for a clip with no annotated apex -> (number, motion per frame px).
+def find_apex(clip: Clip, tools: ClipTools, crop: _Cropper, mode: str) -> tuple[int, list[float]]:
+    """Apex frame number for a clip with no annotated apex -> (number, motion px per frame after onset).
 
-    ``peak``: argmax over frames onset+1..offset of ``motion_magnitude(apex_flow(onset, aligned))``.
-    ``midpoint``: the frame halfway between onset and offset (no motion list).
+    ``peak``: argmax over frames onset+1..offset of the runtime's ``motion_magnitude`` of the
+    ``apex_flow`` from the onset crop to the aligned crop. ``midpoint``: the frame halfway from
+    onset to offset (no motion list).
     """
     numbers = clip.numbers
     if mode == "midpoint":
@@ -195,25 +199,22 @@ def find_apex(clip: Clip, tools: ClipTools, crop: _Cropper, onset_gray: np.ndarr
 
     motion = []
     for number in numbers[1:]:
-        gray = crop(_read(clip.path(number)), f"frame {number}")
-        aligned = tools.align(onset_gray, gray)
-        motion.append(motion_magnitude(tools.apex_flow.compute(onset_gray, aligned)))
+        aligned = tools.align(crop.onset, crop(clip.path(number)))
+        motion.append(motion_magnitude(tools.apex_flow.compute(crop.onset, aligned)))
     return numbers[1 + int(np.argmax(motion))], motion
 
 
 def process_clip(clip: Clip, tools: ClipTools, cfg: PrepareConfig) -> tuple[np.ndarray, dict]:
     """One clip -> (28 x 28 x 3 uint8 features (u, v, strain), record for the journal)."""
     t0 = time.perf_counter()
-    crop = _Cropper(tools, cfg.face)
-    onset_gray = crop(_read(clip.path(clip.onset)), "onset")
+    crop = _Cropper(tools, cfg.face, clip.path(clip.onset))
     if clip.apex is not None:
         apex, source = clip.apex, "sheet"
     else:
-        apex, _ = find_apex(clip, tools, crop, onset_gray, cfg.apex)
+        apex, _ = find_apex(clip, tools, crop, cfg.apex)
         source = cfg.apex
-    apex_gray = crop(_read(clip.path(apex)), f"apex {apex}")
-    aligned = tools.align(onset_gray, apex_gray)
-    flow = tools.flow.compute(onset_gray, aligned)
+    aligned = tools.align(crop.onset, crop(clip.path(apex)))
+    flow = tools.flow.compute(crop.onset, aligned)
     features = flow_to_features(flow)
     record = {
         "file": f"{clip.subject}_{clip.sample}.png", "dataset": clip.dataset, "subject": clip.subject,
