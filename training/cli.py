@@ -31,6 +31,9 @@ from sofp.training.trainer import TrainConfig, train_groups, unstack
 
 # Extra subcommands (e.g. ``prepare`` from sofp.training.raw) register here: name -> (add_parser, run).
 EXTRA_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+from sofp.training.raw.commands import COMMANDS as _RAW_COMMANDS  # noqa: E402  (prepare, merge, protocol)
+
+EXTRA_COMMANDS.update(_RAW_COMMANDS)
 
 
 def _parse_value(text: str):
