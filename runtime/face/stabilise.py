@@ -4,9 +4,10 @@ A micro-expression moves the face by 0.5..3 px; a nod or the crop box's jitter m
 ``Stabiliser.align(reference, gray)`` estimates the global motion of ``gray`` relative to
 ``reference`` and warps ``gray`` back onto it, so the flow between them is the expression only.
 
-Methods: ``phase`` (translation by phase correlation with a Hann window: sub-pixel, about
-0.1 ms on 112 x 112), ``ecc`` (Euclidean: translation + rotation, cv2.findTransformECC, about
-1 ms), ``none``.
+Methods: ``phase`` (translation: phase correlation with a Hann window, then ``refine``
+Lucas-Kanade steps on the whole crop; OpenCV's sub-pixel phase peak alone is biased by up to
+0.25 px, two LK steps bring it to ~0.05 px; about 0.5 ms on 112 x 112), ``ecc`` (Euclidean:
+translation + rotation, cv2.findTransformECC, about 1-1.5 ms), ``none``.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ METHODS = ("phase", "ecc", "none")
 class Stabiliser:
     """Aligns S x S uint8 grey crops to a reference crop; ``last_shift`` holds (dx, dy) px found."""
 
-    def __init__(self, method: str = "phase", max_shift_frac: float = 0.25, ecc_iterations: int = 30) -> None:
+    def __init__(self, method: str = "phase", max_shift_frac: float = 0.25, ecc_iterations: int = 30,
+                 refine: int = 2, border: int = 8) -> None:
         if method not in METHODS:
             raise ValueError(f"stabiliser method {method!r}; valid: {', '.join(METHODS)}")
         self.method = method
         self.max_shift_frac = max_shift_frac
         self.ecc_iterations = ecc_iterations
+        self.refine, self.border = refine, border
         self._window: np.ndarray | None = None
         self.last_shift = (0.0, 0.0)
         self.last_matrix = np.eye(2, 3, dtype=np.float32)
@@ -42,8 +45,9 @@ class Stabiliser:
                 self._window = cv2.createHanningWindow(ref.shape[::-1], cv2.CV_32F)
             (dx, dy), _ = cv2.phaseCorrelate(ref, cur, self._window)
             limit = self.max_shift_frac * ref.shape[1]
-            if abs(dx) < limit and abs(dy) < limit:
-                m[0, 2], m[1, 2] = dx, dy
+            if not (abs(dx) < limit and abs(dy) < limit):
+                return m
+            m[0, 2], m[1, 2] = self._refine(ref, cur, dx, dy)
             return m
         criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, self.ecc_iterations, 1e-4)
         try:
@@ -51,6 +55,28 @@ class Stabiliser:
         except cv2.error:  # did not converge (no texture, big change): leave the crop as it is
             return np.eye(2, 3, dtype=np.float32)
         return m
+
+    def _refine(self, ref: np.ndarray, cur: np.ndarray, dx: float, dy: float) -> tuple[float, float]:
+        """Gauss-Newton (Lucas-Kanade) steps on the translation, inside a ``border`` px margin."""
+        b = self.border
+        if self.refine <= 0 or min(ref.shape) <= 4 * b:
+            return dx, dy
+        gx = cv2.Sobel(ref, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)[b:-b, b:-b]
+        gy = cv2.Sobel(ref, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)[b:-b, b:-b]
+        a = np.array([[float((gx * gx).sum()), float((gx * gy).sum())],
+                      [float((gx * gy).sum()), float((gy * gy).sum())]])
+        if np.linalg.det(a) < 1e-6 * max(a[0, 0] * a[1, 1], 1e-12):
+            return dx, dy  # no texture: keep the phase estimate
+        ainv = np.linalg.inv(a)
+        h, w = ref.shape
+        d = np.array([dx, dy])
+        for _ in range(self.refine):
+            m = np.float32([[1, 0, d[0]], [0, 1, d[1]]])
+            back = cv2.warpAffine(cur, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                  borderMode=cv2.BORDER_REPLICATE)
+            it = (back - ref)[b:-b, b:-b]
+            d = d - ainv @ np.array([float((gx * it).sum()), float((gy * it).sum())])
+        return float(d[0]), float(d[1])
 
     def align(self, reference: np.ndarray, gray: np.ndarray) -> np.ndarray:
         """``gray`` (S x S uint8) warped onto ``reference``'s geometry; S x S uint8."""
