@@ -1,0 +1,319 @@
+"""Checkpoint or ONNX graph -> TensorRT engine(s) with sidecars, parity-checked against ONNX Runtime.
+
+The library behind ``python export/to_trt.py``:
+
+1. ONNX: export the checkpoint (``onnx_export.export_onnx``; whole model or ``--split`` graphs) or
+   take ``--onnx FILE`` with its sidecar; for fp16 also write the FP16 ONNX graph
+   (``<stem>.fp16.onnx``, float32 I/O) and its parity against FP32 in ONNX Runtime.
+2. Without TensorRT or a GPU: stop with exit 2 and one line naming what is missing and the
+   equivalent ``trtexec`` command(s) for the target.
+3. Static compatibility with the local TensorRT's parser list (``trt_ops``), then one engine per
+   graph (``trt_build``), named by :mod:`naming` (a cached engine with a passing sidecar is reused
+   unless ``--force``).
+4. Parity: the engine against ONNX Runtime FP32 on ``parity_n`` random inputs (split fusion:
+   on the encoders' tokens) with the precision's tolerances (``parity.tolerances_for``). A failing
+   engine is deleted and the run fails (exit 1) unless ``--force``, which keeps it with
+   ``parity.passed = false`` in its sidecar.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sofp.export import trt_ops
+from sofp.export.fp16 import convert_fp16, fp16_path
+from sofp.export.naming import EngineKey, engine_name, target_engine_name
+from sofp.export.onnx_checks import check_model, load_onnx, require_compatible
+from sofp.export.onnx_export import DEFAULT_OPSET, export_onnx, ort_session, run_ort, versions
+from sofp.export.parity import compare, sidecar_parity, tolerances_for
+from sofp.export.sidecar import file_sha256, make_sidecar, read_sidecar, sidecar_path, write_sidecar
+from sofp.export.trt_build import BuildSettings, build_engine, is_strongly_typed, make_calibrator
+from sofp.export.trtexec import trtexec_command
+from sofp.runtime.errors import SofpError, UsageError
+
+DEFAULT_OUT = Path("runs/export")
+PARITY_N = 256
+
+
+@dataclass(frozen=True)
+class TrtExportConfig:
+    """One ``to_trt.py`` run. Exactly one of ``ckpt`` / ``onnx``; ``out_dir`` None = a default."""
+
+    ckpt: Path | None = None
+    onnx: Path | None = None
+    out_dir: Path | None = None
+    settings: BuildSettings = field(default_factory=BuildSettings)
+    split: bool = False
+    force: bool = False
+    opset: int = DEFAULT_OPSET
+    parity_n: int = PARITY_N
+
+    def validate(self) -> TrtExportConfig:
+        if (self.ckpt is None) == (self.onnx is None):
+            raise UsageError("give exactly one of --ckpt CHECKPOINT or --onnx FILE")
+        if self.split and self.onnx is not None:
+            raise UsageError("--split exports split graphs from a checkpoint: use --ckpt, or pass each split .onnx")
+        if self.parity_n < 1:
+            raise UsageError(f"--parity-n {self.parity_n}: give a positive number of inputs")
+        self.settings.validate()
+        return self
+
+
+@dataclass
+class Graph:
+    """One ONNX graph to build: its file, sidecar, and the graph TensorRT parses (FP16 when strongly typed)."""
+
+    onnx: Path
+    meta: dict
+    fp16: Path | None = None
+
+    @property
+    def stem(self) -> str:
+        return self.onnx.name[: -len(".onnx")]
+
+    @property
+    def input_shapes(self) -> dict[str, tuple]:
+        return {i["name"]: tuple(-1 if isinstance(d, str) else d for d in i["shape"]) for i in self.meta["inputs"]}
+
+
+@dataclass
+class TrtExportResult:
+    """Files written (ONNX, sidecars, engines) and the engines built or reused."""
+
+    written: list[Path] = field(default_factory=list)
+    engines: list[Path] = field(default_factory=list)
+    reused: list[Path] = field(default_factory=list)
+
+
+def import_tensorrt() -> Any:
+    """The ``tensorrt`` module; its absence raises :class:`ImportError` (the caller words the line)."""
+    import tensorrt
+
+    return tensorrt
+
+
+def _onnx_graphs(cfg: TrtExportConfig, written: list[Path]) -> tuple[list[Graph], Path]:
+    from sofp.runtime.features import INPUT_SPEC
+
+    if cfg.ckpt is not None:
+        out = cfg.out_dir or DEFAULT_OUT / Path(cfg.ckpt).stem
+        files = export_onnx(cfg.ckpt, out, cfg.opset, "dynamic", cfg.split)
+        written += files
+        graphs = [Graph(p, read_sidecar(p, kind="onnx", input_spec=INPUT_SPEC)) for p in files if p.suffix == ".onnx"]
+    else:
+        src = Path(cfg.onnx)
+        load_onnx(src)
+        out = cfg.out_dir or src.parent
+        meta = read_sidecar(src, kind="onnx", input_spec=INPUT_SPEC)
+        if meta["precision"] != "fp32":
+            raise UsageError(f"{src} is a {meta['precision']} graph; give the FP32 .onnx (the FP16 one is derived)")
+        graphs = [Graph(src, meta)]
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return graphs, Path(out)
+
+
+def _random_feeds(graphs: list[Graph], n: int, seed: int = 1) -> dict[str, dict[str, np.ndarray]]:
+    """Per graph, its parity inputs: x ~ U[0,1) (N, 3, 28, 28); the fusion graph gets the encoders'
+    ONNX Runtime outputs on that x."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 3, 28, 28), dtype=np.float32)
+    feeds: dict[str, dict[str, np.ndarray]] = {}
+    tokens: dict[str, np.ndarray] = {}
+    for g in graphs:
+        if g.meta["role"] != "fusion":
+            feeds[g.stem] = {"input": x}
+            if g.meta["role"] != "whole":
+                tokens[g.meta["role"]] = run_ort(ort_session(g.onnx), {"input": x})["tokens"]
+    for g in graphs:
+        if g.meta["role"] == "fusion":
+            feeds[g.stem] = {name: tokens["global" if name == "g" else f"region_{name}"] for name in g.input_shapes}
+    return feeds
+
+
+def _write_fp16(graphs: list[Graph], feeds: dict[str, dict[str, np.ndarray]], written: list[Path]) -> None:
+    """FP16 ONNX graph + sidecar (parity vs FP32 in ONNX Runtime) for each graph."""
+    for g in graphs:
+        dst = convert_fp16(g.onnx, fp16_path(g.onnx))
+        ref = run_ort(ort_session(g.onnx), feeds[g.stem])
+        got = run_ort(ort_session(dst), feeds[g.stem])
+        rep = compare(ref, got, tolerances_for("fp16", list(ref)), ref_name="onnxruntime-fp32",
+                      test_name=f"onnxruntime:{dst.name}")
+        meta = {k: v for k, v in g.meta.items() if k not in ("format", "file", "sha256", "created")}
+        n = len(next(iter(ref.values())))
+        meta.update(precision="fp16", parity=sidecar_parity(rep, f"uniform[0,1) random, seed 1, n={n}"),
+                    source={**g.meta["source"], "onnx": g.onnx.name, "onnx_sha256": g.meta["sha256"]})
+        written += [dst, write_sidecar(dst, make_sidecar(dst, **meta))]
+        g.fp16 = dst
+
+
+def _missing_line(what: str, graphs: list[Graph], out: Path, s: BuildSettings, written: list[Path]) -> str:
+    cmds = [
+        trtexec_command(g.onnx, out / target_engine_name(g.stem, s.precision, s.min_batch, s.opt_batch, s.max_batch,
+                                                           s.dla_core), s, g.input_shapes)
+        for g in graphs
+    ]
+    n_onnx = sum(1 for p in written if p.suffix == ".onnx")
+    return (f"{what}; wrote {n_onnx} ONNX file(s) with sidecars to {out}; build on the target with: "
+            + " && ".join(cmds))
+
+
+def _calibration_feeds(g: Graph, graphs: list[Graph], images: np.ndarray | None) -> dict[str, np.ndarray]:
+    """INT8 calibration inputs of graph ``g``: the flow images, or for the split fusion graph the
+    encoders' ONNX Runtime tokens on them. ``None`` images (cache only) -> empty arrays."""
+    if images is None:
+        return {name: np.zeros((0, *shape[1:]), np.float32) for name, shape in g.input_shapes.items()}
+    if g.meta["role"] != "fusion":
+        return {"input": images}
+    tokens = {e.meta["role"]: run_ort(ort_session(e.onnx), {"input": images})["tokens"]
+              for e in graphs if e.meta["role"] != "fusion"}
+    return {name: tokens["global" if name == "g" else f"region_{name}"] for name in g.input_shapes}
+
+
+def _run_chunks(runner: Any, feeds: dict[str, np.ndarray], s: BuildSettings) -> tuple[dict[str, np.ndarray], int]:
+    """Run ``runner.infer`` over ``feeds`` in chunks of at most max_batch rows (dropping a tail shorter
+    than min_batch) -> (outputs, rows used)."""
+    n = len(next(iter(feeds.values())))
+    parts: list[dict[str, np.ndarray]] = []
+    used = 0
+    for i in range(0, n, s.max_batch):
+        chunk = {k: v[i:i + s.max_batch] for k, v in feeds.items()}
+        rows = len(next(iter(chunk.values())))
+        if rows < s.min_batch:
+            break
+        parts.append(runner.infer(chunk))
+        used += rows
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, used
+
+
+def _reusable(engine: Path) -> bool:
+    if not engine.is_file() or not sidecar_path(engine).is_file():
+        return False
+    try:
+        meta = read_sidecar(engine, kind="tensorrt")
+    except SofpError:
+        return False
+    return bool(meta.get("parity") and meta["parity"].get("passed"))
+
+
+def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = None,
+               runner_factory: Callable[[Any, bytes], Any] | None = None,
+               builder: Callable[..., Any] = build_engine) -> TrtExportResult:
+    """Run the whole ``to_trt.py`` flow (see module doc) -> files written.
+
+    ``trt``, ``device``, ``runner_factory`` and ``builder`` default to the real TensorRT module,
+    CUDA device 0, :class:`trt_run.TrtRunner` and :func:`trt_build.build_engine`; tests pass fakes.
+    """
+    cfg = cfg.validate()
+    s = cfg.settings
+    result = TrtExportResult()
+    graphs, out = _onnx_graphs(cfg, result.written)
+    feeds = _random_feeds(graphs, cfg.parity_n)
+    if s.precision == "fp16":
+        _write_fp16(graphs, feeds, result.written)
+
+    if trt is None:
+        try:
+            trt = import_tensorrt()
+        except ImportError as exc:
+            raise UsageError(_missing_line(f"TensorRT is not installed here ({exc})", graphs, out, s,
+                                           result.written)) from None
+    if device is None:
+        from sofp.export.trt_run import device_info
+
+        try:
+            device = device_info()
+        except UsageError as exc:
+            raise UsageError(_missing_line(str(exc), graphs, out, s, result.written)) from None
+    if runner_factory is None:
+        from sofp.export.trt_run import TrtRunner
+
+        def runner_factory(trt_mod: Any, plan: bytes) -> Any:
+            return TrtRunner(trt_mod, plan)
+
+    trt_version = str(getattr(trt, "__version__", "unknown"))
+    target = trt_ops.target_for_version(trt_version)
+    strongly = is_strongly_typed(trt)
+    if strongly and s.precision == "fp16":
+        for g in graphs:
+            if g.fp16 is None:
+                raise SofpError(f"no FP16 graph for {g.onnx.name}")
+    calib_data = calib_sha = None
+    if s.precision == "int8" and s.calib_dir is not None:
+        from sofp.export.calibration import data_sha256, load_calibration
+
+        calib_data = load_calibration(s.calib_dir, s.calib_max_images)
+        calib_sha = data_sha256(calib_data)
+    elif s.precision == "int8":
+        calib_sha = file_sha256(s.calib_cache)
+
+    engine_names: dict[str, str] = {}
+    for g in graphs:
+        parsed = g.fp16 if (strongly and s.precision == "fp16") else g.onnx
+        require_compatible(check_model(parsed, (target,)), target)
+        key = EngineKey(file_sha256(parsed), s.precision, s.min_batch, s.opt_batch, s.max_batch, s.dla_core,
+                        device.get("jetson") or device.get("gpu") or "unknown-gpu", trt_version, calib_sha)
+        engine = out / engine_name(g.stem, key)
+        engine_names[g.meta["role"]] = engine.name
+        if _reusable(engine) and not cfg.force:
+            result.reused.append(engine)
+            result.engines.append(engine)
+            continue
+
+        calib_cache = s.calib_cache or (out / f"{g.stem}.int8.calib" if s.precision == "int8" else None)
+        settings = s if calib_cache == s.calib_cache else BuildSettings(**{**s.__dict__, "calib_cache": calib_cache})
+
+        def calibrator(g: Graph = g, settings: BuildSettings = settings) -> Any:
+            from sofp.export.trt_run import DeviceBuffer, cuda_backend
+
+            cuda = cuda_backend()
+            return make_calibrator(trt, _calibration_feeds(g, graphs, calib_data), settings.calib_batch,
+                                   settings.calib_cache, lambda n: DeviceBuffer(cuda, n))
+
+        built = builder(trt, parsed, settings, calibrator)
+        tmp = engine.with_name(engine.name + ".tmp")
+        tmp.write_bytes(built.plan)
+        ref = run_ort(ort_session(g.onnx), feeds[g.stem])
+        runner = runner_factory(trt, built.plan)
+        try:
+            got, used = _run_chunks(runner, feeds[g.stem], s)
+        finally:
+            if hasattr(runner, "close"):
+                runner.close()
+        ref = {k: v[:used] for k, v in ref.items()}
+        rep = compare(ref, got, tolerances_for(s.precision, list(ref)), ref_name="onnxruntime-fp32",
+                      test_name=f"tensorrt:{engine.name}")
+        if not rep.passed and not cfg.force:
+            tmp.unlink(missing_ok=True)
+            raise SofpError(f"engine for {g.onnx.name} fails parity ({rep.summary()}); not kept "
+                            "(rerun with --force to keep it)")
+        tmp.replace(engine)
+        meta = {k: v for k, v in g.meta.items() if k not in ("format", "file", "sha256", "created", "checks")}
+        meta.update(
+            kind="tensorrt", precision=s.precision,
+            source={**g.meta["source"], "onnx": parsed.name, "onnx_sha256": file_sha256(parsed)},
+            batch={"dynamic": True, "min": s.min_batch, "opt": s.opt_batch, "max": s.max_batch},
+            versions={**versions(), "tensorrt": trt_version},
+            device={"gpu": device.get("gpu"), "compute_capability": device.get("compute_capability"),
+                    "jetson": device.get("jetson"), "dla_core": s.dla_core},
+            build={"workspace_mb": s.workspace_mb, "timing_cache": str(s.timing_cache) if s.timing_cache else None,
+                   "calibration_cache": str(settings.calib_cache) if settings.calib_cache else None,
+                   "cache_key": key.to_dict(), "strongly_typed": built.strongly_typed, "notes": built.notes,
+                   "target": target},
+            parity=sidecar_parity(rep, f"uniform[0,1) random, seed 1, n={used}"),
+        )
+        result.written += [engine, write_sidecar(engine, make_sidecar(engine, **meta))]
+        result.engines.append(engine)
+
+    if cfg.split:
+        stem = Path(cfg.ckpt).stem
+        manifest = out / f"{stem}.split.engines.json"
+        manifest.write_text(json.dumps({"format": "sofp-split-engines/1", "precision": s.precision,
+                                        "engines": engine_names}, indent=2) + "\n")
+        result.written.append(manifest)
+    return result
