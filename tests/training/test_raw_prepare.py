@@ -34,6 +34,9 @@ PLANS = {
                                            (2, "EP01_11f", "surprise"), (2, "EP05_03", "others")]),
     "samm": lambda r: rs.make_samm(r, [(6, 1, "Anger"), (6, 2, "Happiness"), (7, 1, "Surprise")]),
     "smic": lambda r: rs.make_smic(r, [(1, "negative", 1), (1, "positive", 1), (2, "surprise", 1)]),
+    "casme3": lambda r: rs.make_casme3(r, [(1, "a", "happy"), (1, "a", "anger"), (2, "b", "surprise")]),
+    "dfme": lambda r: rs.make_dfme(r, [("sub01", "c1", "happiness"), ("sub02", "c2", "fear"),
+                                       ("sub02", "c3", "surprise")]),
 }
 
 
