@@ -186,14 +186,9 @@ def face_frame(size: tuple[int, int] = FRAME_SIZE) -> tuple[np.ndarray, tuple[fl
 
 
 def face_crop_gray(size: int = 112, margin: float = 0.25) -> np.ndarray:
-    """The astronaut's face as a square size x size uint8 gray crop (box enlarged by ``margin``)."""
-    img, _, (x, y, w, h) = face_frame()
-    side = max(w, h) * (1.0 + margin)
-    cx, cy = x + w / 2, y + h / 2
-    s = size / side
-    m = np.float32([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]])
-    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    return cv2.warpAffine(gray, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    """The astronaut's face as a square size x size uint8 grey crop (box enlarged by ``margin``)."""
+    img, _, box = face_frame()
+    return crop_gray(img, box, size, margin)
 
 
 def make_demo_clip(seed: int = 0, fps: float = 100.0, duration_s: float = 4.0, *,
@@ -301,3 +296,32 @@ def smooth_field(shape: tuple[int, int], amplitude_px: float, seed: int = 0,
         flow[..., 1] += np.sin(ang) * g
     peak = float(np.sqrt((flow ** 2).sum(-1)).max())
     return flow * (amplitude_px / max(peak, 1e-9))
+
+
+def crop_matrix(box: tuple[float, float, float, float], size: int, margin: float = 0.2) -> np.ndarray:
+    """2 x 3 float32 affine map frame px -> crop px of a ``size`` square around ``box`` x (1 + margin).
+
+    The geometry of FaceCropper's crop (centre of the box, side = box side x (1 + margin)).
+    """
+    x, y, w, h = box
+    side = max(w, h) * (1.0 + margin)
+    s = size / side
+    cx, cy = x + w / 2, y + h / 2
+    return np.float32([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]])
+
+
+def field_in_crop(field: np.ndarray, box: tuple[float, float, float, float], size: int,
+                  margin: float = 0.2) -> np.ndarray:
+    """A frame-px displacement field (H x W x 2) seen in the crop: resampled and scaled to crop px."""
+    m = crop_matrix(box, size, margin)
+    out = cv2.warpAffine(field.astype(np.float32), m, (size, size), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+    return out * float(m[0, 0])
+
+
+def crop_gray(frame_bgr: np.ndarray, box: tuple[float, float, float, float], size: int,
+              margin: float = 0.2) -> np.ndarray:
+    """The grey ``size`` x ``size`` crop of ``frame_bgr`` with :func:`crop_matrix`'s geometry."""
+    gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY) if frame_bgr.ndim == 3 else frame_bgr
+    m = crop_matrix(box, size, margin)
+    return cv2.warpAffine(gray, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)

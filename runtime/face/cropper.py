@@ -21,6 +21,8 @@ to ~5 ms (medium) on it and TV-L1 cost grows with the area.
 
 from __future__ import annotations
 
+from collections import deque
+
 import cv2
 import numpy as np
 
@@ -55,7 +57,7 @@ class FaceCropper:
 
     def __init__(self, size: int = DEFAULT_CROP, margin: float = 0.2, detect_every: int = 15,
                  detect_width: int = 160, track_min_score: float = 0.6, max_misses: int = 3,
-                 center_alpha: float = 0.3, size_alpha: float = 0.2, size_deadband: float = 0.10,
+                 center_alpha: float = 0.3, size_deadband: float = 0.15,
                  detector: HaarDetector | None = None) -> None:
         if size < 16 or detect_every < 1 or detect_width < 64:
             raise ValueError(f"bad FaceCropper settings: size {size}, detect_every {detect_every}, "
@@ -63,7 +65,7 @@ class FaceCropper:
         self.size, self.margin = size, margin
         self.detect_every, self.detect_width = detect_every, detect_width
         self.track_min_score, self.max_misses = track_min_score, max_misses
-        self.center_alpha, self.size_alpha, self.size_deadband = center_alpha, size_alpha, size_deadband
+        self.center_alpha, self.size_deadband = center_alpha, size_deadband
         self.detector = detector if detector is not None else HaarDetector()
         self.reset()
 
@@ -73,6 +75,7 @@ class FaceCropper:
         self._template: np.ndarray | None = None
         self._since_detect = 0
         self._misses = 0
+        self._sizes: deque[float] = deque(maxlen=5)
         self.stats = {"frames": 0, "detections": 0, "tracked": 0, "lost": 0}
 
     # -- detection and tracking on the downscaled grey frame ------------------------------------
@@ -124,17 +127,20 @@ class FaceCropper:
         return True
 
     def _smooth(self, det: FaceBox) -> None:
-        """Blend a detection into the current box (centre EMA, size EMA with a dead band)."""
-        side = det.side
+        """Blend a detection into the current box (centre EMA; size locked, see the module doc)."""
         if self.box is None or det.iou(self.box) < 0.3:
-            self.box = FaceBox.square(det.cx, det.cy, side, det.score)
+            self._sizes.clear()
+            self._sizes.append(det.side)
+            self.box = FaceBox.square(det.cx, det.cy, det.side, det.score)
             return
+        self._sizes.append(det.side)
         a = self.center_alpha
         cx = (1 - a) * self.box.cx + a * det.cx
         cy = (1 - a) * self.box.cy + a * det.cy
         cur = self.box.side
-        if abs(side - cur) > self.size_deadband * cur:
-            cur = (1 - self.size_alpha) * cur + self.size_alpha * side
+        med = float(np.median(self._sizes))
+        if len(self._sizes) == self._sizes.maxlen and abs(med - cur) > self.size_deadband * cur:
+            cur = med
         self.box = FaceBox.square(cx, cy, cur, det.score)
 
     # -- the crop --------------------------------------------------------------------------------
