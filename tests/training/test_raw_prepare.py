@@ -223,3 +223,21 @@ def test_bad_input_gives_one_line(prepared, tmp_path, capsys):
         empty = tmp_path / "empty_smic" / "HS" / "s1" / "micro" / "negative"
         empty.mkdir(parents=True)
         prepare(_cfg("smic", tmp_path / "empty_smic", tmp_path / "o2"), warn=lambda line: None)
+
+
+def test_protocol_definitions():
+    from sofp.training.raw.protocols import PROTOCOLS, fold_groups, protocol_folds
+
+    assert PROTOCOLS["composite"].datasets == ("smic", "casme2", "samm")
+    assert all(p.cmap.name == p.class_map for p in PROTOCOLS.values())
+    subjects = np.asarray([f"dfme/{i:03d}" for i in range(23) for _ in range(3)])
+    groups = fold_groups("dfme-7", subjects)
+    assert len(set(groups.tolist())) == 10
+    for s in set(subjects.tolist()):  # subject-independent: a subject's samples share one fold
+        assert len(set(groups[subjects == s].tolist())) == 1
+    folds = protocol_folds("dfme-7", subjects)
+    assert sorted(np.concatenate([t for _, _, t in folds]).tolist()) == list(range(len(subjects)))
+    assert all(not set(subjects[tr]) & set(subjects[te]) for _, tr, te in folds)
+    assert np.array_equal(fold_groups("casme2-5", subjects), subjects)
+    with pytest.raises(UsageError, match="needs at least 10 subjects"):
+        fold_groups("dfme-7", subjects[:9])

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from sofp.runtime.errors import UsageError
@@ -113,17 +114,21 @@ def run_protocol(args: argparse.Namespace) -> int:
     from sofp.training.cli import build_train_config, resolve_device
     from sofp.training.data.flowset import load_labels_csv
     from sofp.training.loso import run_loso
-    from sofp.training.raw.protocols import get_protocol, protocol_data
+    from sofp.training.raw.protocols import fold_groups, get_protocol, protocol_data
 
     proto = get_protocol(args.protocol)
     cfg = build_train_config(args)
     out = Path(args.out or f"runs/{proto.name}-{cfg.model}-seed{args.seed}")
     root, labels = protocol_data(proto, args.data, out)
     data = load_labels_csv(root, labels)
+    n_subjects = len(set(data.subjects.tolist()))
+    groups = fold_groups(proto, data.subjects)
+    if proto.folds != "loso":  # held-out groups of subjects: LOSO over the groups is the K-fold CV
+        data = dataclasses.replace(data, subjects=groups)
     res = run_loso(data, cfg, args.seed, out / "loso", chunk=args.chunk, device=resolve_device(args.device))
     h = res["honest"]
-    print(f"{proto.name} ({proto.doc}) {cfg.model} seed {args.seed}: {len(data)} samples, "
-          f"{len(set(data.subjects.tolist()))} subjects: honest UF1 {h['uf1']:.4f} UAR {h['uar']:.4f}; "
+    print(f"{proto.name} ({proto.doc}) {cfg.model} seed {args.seed}: {len(data)} samples, {n_subjects} subjects, "
+          f"{len(set(groups.tolist()))} folds: honest UF1 {h['uf1']:.4f} UAR {h['uar']:.4f}; "
           f"{out / 'loso' / 'result.json'}")
     return 0
 

@@ -359,7 +359,9 @@ def prepare(cfg: PrepareConfig, *, tools: ClipTools | None = None, warn: Callabl
     ``clips``: already-read clips (skips reading). Returns counts and timings; prints one line per
     skipped clip and a summary (``warn``: where lines go, default stderr).
     """
-    say = warn or (lambda line: print(line, file=sys.stderr, flush=True))
+    from tqdm.auto import tqdm
+
+    say = warn or (lambda line: tqdm.write(line, file=sys.stderr))  # lines print above the progress bar
     class_map = get_class_map(cfg.class_map or DEFAULT_CLASS_MAP.get(cfg.dataset, "composite"))
     t0 = time.perf_counter()
     read_skipped: list[str] = []
@@ -384,16 +386,13 @@ def prepare(cfg: PrepareConfig, *, tools: ClipTools | None = None, warn: Callabl
     resumed = len(records)
     todo = [c for f, c in wanted.items() if f not in records]
     skipped: list[str] = []
-
-    from tqdm.auto import tqdm
-
     bar = tqdm(total=len(wanted), initial=resumed, desc=f"prepare {cfg.dataset}", unit="clip",
                disable=not cfg.progress)
     with journal_path.open("a") as journal:
         def finish(rec: dict | None, line: str | None) -> None:
             if line is not None:
                 skipped.append(line)
-                bar.write(line, file=sys.stderr) if cfg.progress else say(line)
+                say(line)
             if rec is not None:
                 records[rec["file"]] = rec
                 journal.write(json.dumps(rec) + "\n")

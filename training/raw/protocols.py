@@ -1,10 +1,12 @@
 """Evaluation protocols on prepared datasets: which data, which class map, which folds.
 
-Every protocol here is leave-one-subject-out (the protocol of the MEGC challenges and of the
-single-dataset tables of SOFP/HTNet). Official train/test splits: none of CASME II, SAMM, SMIC-HS
-or CAS(ME)^3 part A defines one in its release (their papers and MEGC use LOSO); for DFME no
-public protocol description could be confirmed here. A fixed split of your own is
-``sofp-train split --test-subjects ...`` on the same prepared folder.
+Leave-one-subject-out is the protocol of the MEGC challenges and of the single-dataset tables of
+SOFP/HTNet. Official train/test splits: none of CASME II, SAMM, SMIC-HS or CAS(ME)^3 part A
+defines one in its release (their papers and MEGC use LOSO). The DFME paper (Zhao et al., IEEE
+TAC 2024) evaluates with 10-fold subject-independent cross-validation; its fold assignment is
+not published with the paper, so ``dfme-7`` deals subjects into 10 folds deterministically
+(sorted subject ids, round robin) and ``dfme-7-loso`` is plain LOSO. A fixed split of your own
+is ``sofp-train split --test-subjects ...`` on the same prepared folder.
 
 =================  ===========================  ==========  =============================================
 protocol           datasets                     class map   folds
@@ -14,7 +16,8 @@ casme2-5           casme2                       casme2-5    LOSO over CASME II s
 samm-5             samm                         samm-5      LOSO over SAMM subjects, 5 classes
 smic-3             smic                         smic-3      LOSO over SMIC-HS subjects (16), 3 classes
 casme3-7/-4/-3     casme3                       casme3-N    LOSO over CAS(ME)^3 part A subjects
-dfme-7             dfme                         dfme-7      LOSO over DFME subjects, 7 classes
+dfme-7             dfme                         dfme-7      10-fold subject-independent CV, 7 classes
+dfme-7-loso        dfme                         dfme-7      LOSO over DFME subjects, 7 classes
 =================  ===========================  ==========  =============================================
 """
 
@@ -36,7 +39,7 @@ class Protocol:
     name: str
     datasets: tuple[str, ...]
     class_map: str
-    folds: str  # "loso"
+    folds: str  # "loso", or "kfold<K>": subject-independent K-fold (subjects dealt round robin)
     doc: str
 
     @property
@@ -53,7 +56,9 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
     Protocol("casme3-7", ("casme3",), "casme3-7", "loso", "CAS(ME)^3 part A, 7 classes, LOSO"),
     Protocol("casme3-4", ("casme3",), "casme3-4", "loso", "CAS(ME)^3 part A, 4 classes, LOSO"),
     Protocol("casme3-3", ("casme3",), "casme3-3", "loso", "CAS(ME)^3 part A, 3 classes (no others), LOSO"),
-    Protocol("dfme-7", ("dfme",), "dfme-7", "loso", "DFME, 7 classes, LOSO"),
+    Protocol("dfme-7", ("dfme",), "dfme-7", "kfold10",
+             "DFME, 7 classes, 10-fold subject-independent cross-validation (the DFME paper's protocol)"),
+    Protocol("dfme-7-loso", ("dfme",), "dfme-7", "loso", "DFME, 7 classes, LOSO"),
 )}
 
 
@@ -64,12 +69,30 @@ def get_protocol(name: str) -> Protocol:
         raise UsageError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}") from None
 
 
-def protocol_folds(protocol: str | Protocol, subjects: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(held-out subject, train indices, test indices) per fold of ``protocol`` over ``subjects``."""
+def fold_groups(protocol: str | Protocol, subjects: np.ndarray) -> np.ndarray:
+    """The held-out group of every sample: its subject (LOSO) or ``fold<i>`` (subject-independent K-fold).
+
+    K-fold deals the sorted subject ids round robin into K folds, so every subject's samples stay
+    in one fold. Running LOSO over these groups is the K-fold cross-validation.
+    """
     p = protocol if isinstance(protocol, Protocol) else get_protocol(protocol)
-    if p.folds != "loso":  # pragma: no cover - every protocol is LOSO today
+    subjects = np.asarray(subjects)
+    if p.folds == "loso":
+        return subjects
+    if not p.folds.startswith("kfold"):  # pragma: no cover - every protocol is one of the two
         raise UsageError(f"protocol {p.name}: fold scheme {p.folds!r} not supported")
-    return [(s, np.flatnonzero(subjects != s), np.flatnonzero(subjects == s)) for s in sorted(set(subjects.tolist()))]
+    k = int(p.folds[5:])
+    order = sorted(set(subjects.tolist()))
+    if len(order) < k:
+        raise UsageError(f"protocol {p.name} needs at least {k} subjects, the data has {len(order)}")
+    fold = {s: f"fold{i % k:02d}" for i, s in enumerate(order)}
+    return np.asarray([fold[s] for s in subjects.tolist()])
+
+
+def protocol_folds(protocol: str | Protocol, subjects: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(held-out group, train indices, test indices) per fold of ``protocol`` over ``subjects``."""
+    groups = fold_groups(protocol, subjects)
+    return [(g, np.flatnonzero(groups != g), np.flatnonzero(groups == g)) for g in sorted(set(groups.tolist()))]
 
 
 def protocol_data(protocol: str | Protocol, prepared: list[str | Path], work: str | Path) -> tuple[Path, Path]:
