@@ -85,6 +85,7 @@ class CheckReport:
     ops: dict[str, int]
     problems: dict[str, list[str]] = field(default_factory=dict)  # target -> problems
     general: list[str] = field(default_factory=list)  # checker / shape inference / I/O problems
+    dla_fallback: list[str] = field(default_factory=list)  # ops an Orin DLA engine runs on the GPU (info)
 
     def ok(self, target: str | None = None) -> bool:
         if self.general:
@@ -104,7 +105,7 @@ class CheckReport:
 
     def to_dict(self) -> dict:
         return {"opset": self.opset, "ops": dict(sorted(self.ops.items())), "problems": self.problems,
-                "general": self.general}
+                "general": self.general, "dla_fallback": self.dla_fallback}
 
 
 def _constants(graph: onnx.GraphProto) -> set[str]:
@@ -189,7 +190,8 @@ def check_model(path: str | Path, targets: tuple[str, ...] = trt_ops.DEFAULT_TAR
         inferred = model
     ops = op_inventory(model)
     general += _shape_problems(model, inferred)
-    report = CheckReport(str(path), default_opset(model), dict(ops), general=general)
+    report = CheckReport(str(path), default_opset(model), dict(ops), general=general,
+                         dla_fallback=trt_ops.dla_fallback_ops(set(ops)))
     for name in targets:
         report.problems[name] = _trt_problems(model, inferred, trt_ops.target(name), ops)
     return report

@@ -216,6 +216,9 @@ def make_calibrator(trt: Any, data: dict[str, np.ndarray], batch: int, cache_pat
     (see ``trt_run.py``). An existing ``cache_path`` is read instead of calibrating; TensorRT
     writes the computed cache there. ``get_batch`` answers in the order of the names TensorRT asks for.
     """
+    if not hasattr(trt, "IInt8EntropyCalibrator2"):
+        raise UsageError("this TensorRT has no IInt8EntropyCalibrator2 (TensorRT 11: quantise the ONNX graph with "
+                         "Q/DQ nodes instead); use --precision fp16")
     arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in data.items()}
     n = min((len(v) for v in arrays.values()), default=0)
 

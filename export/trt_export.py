@@ -18,6 +18,7 @@ The library behind ``python export/to_trt.py``:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -153,11 +154,11 @@ def _write_fp16(graphs: list[Graph], feeds: dict[str, dict[str, np.ndarray]], wr
 
 
 def _missing_line(what: str, graphs: list[Graph], out: Path, s: BuildSettings, written: list[Path]) -> str:
-    cmds = [
-        trtexec_command(g.onnx, out / target_engine_name(g.stem, s.precision, s.min_batch, s.opt_batch, s.max_batch,
-                                                           s.dla_core), s, g.input_shapes)
-        for g in graphs
-    ]
+    cmds = []
+    for g in graphs:
+        gs = dataclasses.replace(s, dla_core=_dla_core(g, s))
+        name = target_engine_name(g.stem, gs.precision, gs.min_batch, gs.opt_batch, gs.max_batch, gs.dla_core)
+        cmds.append(trtexec_command(g.onnx, out / name, gs, g.input_shapes))
     n_onnx = sum(1 for p in written if p.suffix == ".onnx")
     return (f"{what}; wrote {n_onnx} ONNX file(s) with sidecars to {out}; build on the target with: "
             + " && ".join(cmds))
@@ -173,6 +174,11 @@ def _calibration_feeds(g: Graph, graphs: list[Graph], images: np.ndarray | None)
     tokens = {e.meta["role"]: run_ort(ort_session(e.onnx), {"input": images})["tokens"]
               for e in graphs if e.meta["role"] != "fusion"}
     return {name: tokens["global" if name == "g" else f"region_{name}"] for name in g.input_shapes}
+
+
+def _dla_core(g: Graph, s: BuildSettings) -> int | None:
+    """The DLA core for graph ``g``: the split fusion graph (attention) always builds for the GPU."""
+    return None if g.meta["role"] == "fusion" else s.dla_core
 
 
 def _run_chunks(runner: Any, feeds: dict[str, np.ndarray], s: BuildSettings) -> tuple[dict[str, np.ndarray], int]:
@@ -256,7 +262,7 @@ def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = N
     for g in graphs:
         parsed = g.fp16 if (strongly and s.precision == "fp16") else g.onnx
         require_compatible(check_model(parsed, (target,)), target)
-        key = EngineKey(file_sha256(parsed), s.precision, s.min_batch, s.opt_batch, s.max_batch, s.dla_core,
+        key = EngineKey(file_sha256(parsed), s.precision, s.min_batch, s.opt_batch, s.max_batch, _dla_core(g, s),
                         device.get("jetson") or device.get("gpu") or "unknown-gpu", trt_version, calib_sha)
         engine = out / engine_name(g.stem, key)
         engine_names[g.meta["role"]] = engine.name
@@ -266,7 +272,7 @@ def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = N
             continue
 
         calib_cache = s.calib_cache or (out / f"{g.stem}.int8.calib" if s.precision == "int8" else None)
-        settings = s if calib_cache == s.calib_cache else BuildSettings(**{**s.__dict__, "calib_cache": calib_cache})
+        settings = dataclasses.replace(s, calib_cache=calib_cache, dla_core=_dla_core(g, s))
 
         def calibrator(g: Graph = g, settings: BuildSettings = settings) -> Any:
             from sofp.export.trt_run import DeviceBuffer, cuda_backend
@@ -276,6 +282,9 @@ def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = N
                                    settings.calib_cache, lambda n: DeviceBuffer(cuda, n))
 
         built = builder(trt, parsed, settings, calibrator)
+        if settings.dla_core is not None:
+            fallback = g.meta.get("checks", {}).get("dla_fallback") or []
+            built.notes.append("ops the DLA hands to the GPU: " + (", ".join(fallback) or "none"))
         tmp = engine.with_name(engine.name + ".tmp")
         tmp.write_bytes(built.plan)
         ref = run_ort(ort_session(g.onnx), feeds[g.stem])
@@ -300,7 +309,7 @@ def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = N
             batch={"dynamic": True, "min": s.min_batch, "opt": s.opt_batch, "max": s.max_batch},
             versions={**versions(), "tensorrt": trt_version},
             device={"gpu": device.get("gpu"), "compute_capability": device.get("compute_capability"),
-                    "jetson": device.get("jetson"), "dla_core": s.dla_core},
+                    "jetson": device.get("jetson"), "dla_core": settings.dla_core},
             build={"workspace_mb": s.workspace_mb, "timing_cache": str(s.timing_cache) if s.timing_cache else None,
                    "calibration_cache": str(settings.calib_cache) if settings.calib_cache else None,
                    "cache_key": key.to_dict(), "strongly_typed": built.strongly_typed, "notes": built.notes,

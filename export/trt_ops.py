@@ -139,6 +139,25 @@ MAX_RANK = 8
 IO_DTYPES = frozenset({"FLOAT", "FLOAT16", "INT32", "INT8", "UINT8", "BOOL"})
 
 
+# Orin DLA through TensorRT 8.5/8.6 (JetPack 5.1.1+, DRIVE OS 6.0.6+): the ops whose "Orin DLA support through
+# TensorRT" is "Native" in NVIDIA/Deep-Learning-Accelerator-SW operators/README.md, plus Shape and
+# ConstantOfShape ("can be inferred at build time"). Everything else runs on the GPU when a DLA engine is
+# built with GPU fallback (informational: the build still succeeds, with DLA <-> GPU transitions).
+DLA_NATIVE = _ops(
+    """
+    Abs Add AveragePool BatchNormalization Clip Concat Constant ConstantOfShape Conv ConvTranspose Equal Gemm
+    LeakyRelu LRN MatMul Max MaxPool Mul PRelu Relu Reshape Resize Shape Sigmoid Slice Softmax Split Sub Sum
+    Tanh Transpose Upsample
+    """
+)
+DLA_SOURCE = "NVIDIA/Deep-Learning-Accelerator-SW operators/README.md (Orin DLA support through TensorRT: Native)"
+
+
+def dla_fallback_ops(op_types: set[str] | frozenset[str]) -> list[str]:
+    """Sorted op types that an Orin DLA engine would hand back to the GPU (GPU fallback)."""
+    return sorted(op for op in op_types if "::" in op or op not in DLA_NATIVE)
+
+
 def target(name: str) -> TrtTarget:
     """The :class:`TrtTarget` named ``name``; unknown names raise one line listing the known ones."""
     from sofp.runtime.errors import UsageError

@@ -190,3 +190,15 @@ def test_onnx_without_sidecar_and_conflicts(whole_onnx, tmp_path, capsys):
     assert "--split" in capsys.readouterr().err
     assert to_trt.main(["--onnx", str(whole_onnx), "--precision", "int8"]) == 2
     assert "needs --calib" in capsys.readouterr().err
+
+
+def test_split_with_dla_puts_fusion_on_the_gpu(small_ckpt, tmp_path):
+    calls: list = []
+    settings = BuildSettings(dla_core=0, min_batch=2, opt_batch=2, max_batch=2)
+    res = export_trt(_cfg(small_ckpt, tmp_path, split=True, settings=settings), trt=fake_trt(), device=DEVICE,
+                     runner_factory=OrtRunner, builder=fake_builder(calls))
+    units = {Path(name).name.split(".")[1]: s.dla_core for name, s in calls}
+    assert units["fusion"] is None and units["region_tl"] == 0 and units["global"] == 0
+    assert all((".gpu." in e.name) == (".fusion." in e.name) for e in res.engines)
+    notes = read_sidecar(res.engines[0], kind="tensorrt")["build"]["notes"]
+    assert any("LayerNormalization" in n for n in notes)  # the encoders' LayerNorm falls back to the GPU

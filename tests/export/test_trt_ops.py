@@ -111,3 +111,10 @@ def test_inventory_walks_subgraphs(tmp_path):
     path = _save(tmp_path, [node], [_x()], [_x("y")], inits=[cond])
     ops = op_inventory(onnx.load(str(path)))
     assert ops["Unique"] == 1 and ops["If"] == 1
+
+
+def test_dla_fallback_is_reported(split_files):
+    enc = next(p for p in split_files if p.name.endswith(".region_tl.onnx"))
+    rep = check_model(enc)
+    assert "Conv" not in rep.dla_fallback and "LayerNormalization" in rep.dla_fallback
+    assert trt_ops.dla_fallback_ops({"Conv", "Relu", "x::Y"}) == ["x::Y"]
