@@ -28,8 +28,9 @@ class Tolerance:
 FP32_LOGITS = Tolerance(atol=1e-4, rtol=0.0, min_argmax_agreement=1.0, logits=True)
 FP32_TOKENS = Tolerance(atol=1e-4, rtol=0.0)
 # FP16 (an FP16 ONNX graph in ONNX Runtime, or a TensorRT FP16 engine) vs FP32: the acceptance is
-# argmax agreement >= 99.5 %; the atol bounds are a sanity net set well above what was measured
-# on the composite (benchmarks/results/export_parity.md: max |delta logit| 3.3e-3, tokens 4.6e-3).
+# argmax agreement >= 99.5 %; the atol/rtol bounds are a sanity net (a broken engine, NaNs, swapped
+# outputs), about 10x above the FP16 deltas measured on the composite: a few 1e-3 on logits and
+# tokens (benchmarks/results/export_parity.md).
 FP16_LOGITS = Tolerance(atol=5e-2, rtol=5e-2, min_argmax_agreement=0.995, logits=True)
 FP16_TOKENS = Tolerance(atol=5e-2, rtol=5e-2)
 # INT8 is calibrated, not exact: the acceptance is argmax agreement only.

@@ -29,7 +29,14 @@ Schema ``sofp-sidecar/1`` (keys marked * are always present)::
     parity*        {"reference", "inputs", "n", "outputs": {name: {"max_abs", "max_rel", "atol",
                    "rtol", "passed"}}, "argmax_agreement", "max_abs_prob", "passed"} or null
     split          for split graphs: {"manifest": "<stem>.split.json"}; else null
+    checks         ONNX: the static check report {"opset", "ops", "problems" (per TensorRT target;
+                   [] = compatible), "general", "dla_fallback"}; absent on engines
     created*       UTC ISO-8601 time of writing
+
+File names: ONNX ``<stem>.onnx``, split ``<stem>.<role>.onnx``, FP16 ``<stem>[.<role>].fp16.onnx``;
+engines ``<stem>[.<role>].<precision>.b<min>-<opt>-<max>.<gpu|dlaN>.<device>.trt<version>.<key>.engine``
+(see ``naming.py``); ``to_trt.py --split`` also writes ``<stem>.split.engines.json``
+({"format": "sofp-split-engines/1", "precision", "engines": {role: engine file}}).
 
 The split manifest ``<stem>.split.json`` lists the graphs and how they compose:
 ``logits = fusion(global(x), region_tl(x), region_tr(x), region_bl(x), region_br(x))`` (without
