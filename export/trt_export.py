@@ -155,13 +155,18 @@ def _write_fp16(graphs: list[Graph], feeds: dict[str, dict[str, np.ndarray]], wr
 
 def _missing_line(what: str, graphs: list[Graph], out: Path, s: BuildSettings, written: list[Path]) -> str:
     cmds = []
+    note = ""
+    if s.precision == "int8" and not (s.calib_cache and Path(s.calib_cache).is_file()):
+        note = (" (trtexec cannot calibrate from images: --calib names the cache that to_trt.py --calib writes "
+                "where TensorRT's Python bindings are installed)")
     for g in graphs:
-        gs = dataclasses.replace(s, dla_core=_dla_core(g, s))
+        cache = s.calib_cache or (out / f"{g.stem}.int8.calib" if s.precision == "int8" else None)
+        gs = dataclasses.replace(s, dla_core=_dla_core(g, s), calib_cache=cache)
         name = target_engine_name(g.stem, gs.precision, gs.min_batch, gs.opt_batch, gs.max_batch, gs.dla_core)
         cmds.append(trtexec_command(g.onnx, out / name, gs, g.input_shapes))
     n_onnx = sum(1 for p in written if p.suffix == ".onnx")
     return (f"{what}; wrote {n_onnx} ONNX file(s) with sidecars to {out}; build on the target with: "
-            + " && ".join(cmds))
+            + " && ".join(cmds) + note)
 
 
 def _calibration_feeds(g: Graph, graphs: list[Graph], images: np.ndarray | None) -> dict[str, np.ndarray]:
