@@ -43,7 +43,7 @@ from sofp.runtime.demo_clip import crop_gray, face_frame, field_in_crop, make_de
 from sofp.runtime.errors import SofpError, UsageError, run_cli
 from sofp.runtime.features import features_to_input, flow_to_features
 from sofp.runtime.flow import FLOWS, create_flow
-from sofp.runtime.flow.params import TVL1, as_dict
+from sofp.runtime.flow.params import DIS, TVL1, as_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 BORDER = 8
@@ -138,7 +138,7 @@ def backend_factories(cfg: FlowAccuracyConfig) -> dict[str, callable]:
             print(f"skip {name}: {caps[name].reason}", file=sys.stderr)
             continue
         if name == "cpu-dis":
-            for preset in ("ultrafast", "fast", "medium"):
+            for preset in ("ultrafast", "fast", "medium", "fine"):
                 out[f"cpu-dis:{preset}"] = lambda p=preset: create_flow("cpu-dis", {"preset": p})
         elif name == "torch-tvl1":
             out[name] = lambda: FLOWS.load("torch-tvl1")(device="cpu")
@@ -233,7 +233,8 @@ def machine() -> dict:
     except OSError:
         pass
     return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "opencv": cv2.__version__, "numpy": np.__version__, "torch": torch.__version__}
+            "opencv": cv2.__version__, "numpy": np.__version__, "torch": torch.__version__,
+            "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()]}
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -304,7 +305,8 @@ def markdown(r: dict) -> str:
     refs = r["references"]
     lines = [
         "# Flow accuracy: endpoint error, speed, feature agreement with TV-L1", "",
-        f"Measured {r['date']} on {r['machine']['cpu']} ({r['machine']['cores']} cores, {r['threads']} thread), "
+        f"Measured {r['date']} on {r['machine']['cpu']} ({r['machine']['cores']} cores, {r['threads']} thread, "
+        f"load average {r['machine'].get('load_average_1_5_15min', '?')}: a shared machine, times are upper bounds), "
         f"OpenCV {r['machine']['opencv']}, torch {r['machine']['torch']}, numpy {r['machine']['numpy']}.", "",
         f"Command: `{r['command']}`", "",
         f"Pairs: {r['pairs']['synthetic']} synthetic (the astronaut face, {r['pairs']['crop_px']} x "
@@ -339,6 +341,19 @@ def markdown(r: dict) -> str:
     lines += ["| backend | " + " | ".join(f"{a} px" for a in amps) + " |", "|---|" + "---|" * len(amps)]
     for name, b in r["backends"].items():
         lines.append(f"| {name} | " + " | ".join(f"{b['epe_px_by_amplitude'][a]:.3f}" for a in amps) + " |")
+    default = "cpu-dis:" + DIS.preset
+    if default in r["backends"] and refs:
+        b = r["backends"][default]
+        agree = ", ".join(f"{b[f'feature_agreement_vs_{ref}']['all']['median']:.3f} vs {ref}" for ref in refs)
+        lines += ["", f"Default CPU feature flow (runtime/flow/params.py DIS): `{default}`: feature agreement {agree}, "
+                  f"EPE {b['epe_px_synthetic_mean']:.3f} px, {b['ms_per_pair_median']:.2f} ms per pair."]
+    if len(refs) == 2:
+        fa = r["backends"][refs[1]][f"feature_agreement_vs_{refs[0]}"]["all"]
+        lines += [f"The two TV-L1 implementations agree at {fa['median']:.3f} (u / v / strain "
+                  f"{fa['per_channel_median']['u']:.3f} / {fa['per_channel_median']['v']:.3f} / "
+                  f"{fa['per_channel_median']['strain']:.3f}): the strain channel, a derivative of sub-pixel "
+                  "flows, is dominated by flow noise and agrees poorly between any two flows; u and v carry "
+                  "the agreement."]
     la = r["label_agreement"]
     lines += ["", "Label agreement with the built-in model: "
               + (la if isinstance(la, str) else json.dumps(la["agreement"]) + f" (reference {la['reference']})"), ""]

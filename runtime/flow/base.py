@@ -48,8 +48,8 @@ def create_flow(name_or_obj: str | FlowBackend = "auto", params: object | dict |
 # Preference of "auto": GPU flows that match training (TV-L1) first, then the CPU default.
 AUTO_GPU_ORDER = ("cuda-tvl1", "cuda-nvof", "cuda-farneback")
 CPU_DEFAULT = "cpu-dis"
-CPU_DEFAULT_WHY = ("DIS (medium preset) is the CPU flow whose 28 x 28 features agree best with TV-L1 per ms "
-                   "(benchmarks/results/flow_accuracy.md)")
+CPU_DEFAULT_WHY = ("cpu-dis (preset fine) is the fast CPU flow whose 28 x 28 features agree best with TV-L1, "
+                   "the training flow (benchmarks/results/flow_accuracy.md); cpu-tvl1/torch-tvl1 take ~0.3-0.5 s")
 
 
 def resolve_flow(name: str = "auto") -> tuple[str, str]:

@@ -9,7 +9,9 @@ from sofp.runtime.flow.base import FLOWS, check_pair
 from sofp.runtime.flow.params import DisParams, resolve_params
 
 _PRESETS = {"ultrafast": "DISOPTICAL_FLOW_PRESET_ULTRAFAST", "fast": "DISOPTICAL_FLOW_PRESET_FAST",
-            "medium": "DISOPTICAL_FLOW_PRESET_MEDIUM"}
+            "medium": "DISOPTICAL_FLOW_PRESET_MEDIUM", "fine": "DISOPTICAL_FLOW_PRESET_MEDIUM"}
+# "fine" = medium down to the full-resolution scale (finest_scale 0 instead of medium's 1).
+_PRESET_OVERRIDES = {"fine": {"finest_scale": 0}}
 _SETTERS = {
     "finest_scale": "setFinestScale", "patch_size": "setPatchSize", "patch_stride": "setPatchStride",
     "gradient_descent_iterations": "setGradientDescentIterations",
@@ -48,8 +50,11 @@ class DisFlow:
         if preset is None:  # OpenCV 5 moved the constants onto the class
             preset = getattr(cv2.DISOpticalFlow, _PRESETS[self.params.preset].replace("DISOPTICAL_FLOW_", ""))
         self._dis = _dis_create(preset)
+        implied = _PRESET_OVERRIDES.get(self.params.preset, {})
         for field, setter in _SETTERS.items():
             value = getattr(self.params, field)
+            if value is None:
+                value = implied.get(field)
             if value is not None:
                 getattr(self._dis, setter)(value)
 
