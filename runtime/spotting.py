@@ -22,8 +22,10 @@ The rule
 Adaptive hysteresis thresholds from the recent quiet samples (last ``window_s``):
 ``on = median + max(k_on * 1.4826 * MAD, floor_on)``, ``off = median + max(k_off * 1.4826 * MAD, floor_off)``
 (1.4826 MAD estimates the noise's standard deviation). A candidate starts when the signal exceeds
-``on``; its onset is the latest earlier frame at or below ``off``; its offset is the first later
-frame at or below ``off``; its apex is the frame of the largest signal in between. It becomes a
+``on``; its onset is the foot of the rise (the latest earlier frame at or below ``off``, moved
+back while the signal keeps falling); its offset is the quietest frame of the first run of
+``hold_s`` at or below ``off`` after it (shorter dips belong to the movement; the event is
+reported when the hold is over); its apex is the frame of the largest signal in between. It becomes a
 spotted interval when it lasted between ``min_duration_s`` and ``max_duration_s`` (micro-
 expressions: under 0.5 s) with at least two samples above ``off`` (one-sample spikes are noise at
 any frame rate). A candidate still above ``off`` after ``max_duration_s`` is a macro-expression or a
@@ -53,13 +55,16 @@ class SpotConfig:
     warmup_s: float = 0.3  # quiet history needed before anything is spotted
     k_on: float = 8.0  # start threshold: median + k_on robust sigmas ...
     k_off: float = 3.0  # ... end threshold: median + k_off robust sigmas
-    floor_on: float = 0.15  # ... but never closer than this to the median (px)
-    floor_off: float = 0.06  # (px)
+    floor_on: float = 0.05  # ... but never closer than this to the median (px)
+    floor_off: float = 0.02  # (px)
+    hold_s: float = 0.05  # the signal must stay at or below ``off`` this long to end a movement
     min_duration_s: float = 0.04
     max_duration_s: float = 0.5  # micro-expressions last under half a second
     settle_s: float = 1.0  # after a too-long candidate, restart the reference at the latest after this
 
     def __post_init__(self) -> None:
+        if self.hold_s < 0:
+            raise ValueError(f"SpotConfig.hold_s must be >= 0, got {self.hold_s}")
         for name in ("reference_lag_s", "window_s", "max_duration_s", "settle_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"SpotConfig.{name} must be > 0, got {getattr(self, name)}")
@@ -88,14 +93,29 @@ class SpottedInterval:
         return self.offset_time - self.onset_time
 
 
-def motion_magnitude(flow: np.ndarray, top_fraction: float = 0.1) -> float:
-    """One motion number (px) from an H x W x 2 flow: mean of the largest ``top_fraction`` magnitudes."""
-    u = flow[..., 0].ravel()
-    v = flow[..., 1].ravel()
+def motion_magnitude(flow: np.ndarray, top_fraction: float = 0.1, cell: int = 8,
+                     remove_global: bool = True) -> float:
+    """One motion number (px) from an H x W x 2 flow (px).
+
+    The flow is averaged over ``cell`` x ``cell`` px blocks first (a facial movement is coherent
+    over a block, flow noise is not and averages out), the median block vector is subtracted
+    (``remove_global``: residual head translation; robust while the movement covers less than
+    half the face), and the result is the mean magnitude of the ``top_fraction`` largest blocks
+    (a micro-expression moves a small part of the face; a whole-face mean would drown it).
+    """
+    h, w = flow.shape[:2]
+    c = max(1, int(cell))
+    hh, ww = (h // c) * c, (w // c) * c
+    blocks = flow[:hh, :ww].reshape(hh // c, c, ww // c, c, 2).mean(axis=(1, 3), dtype=np.float32)
+    u = blocks[..., 0].ravel()
+    v = blocks[..., 1].ravel()
+    if remove_global:
+        u = u - np.median(u)
+        v = v - np.median(v)
     mag = u * u + v * v
-    k = max(1, int(mag.size * top_fraction))
+    k = max(1, round(mag.size * top_fraction))
     top = np.partition(mag, mag.size - k)[mag.size - k :]
-    return float(np.sqrt(top, dtype=np.float32).mean())
+    return float(np.sqrt(top).mean())
 
 
 class Spotter:
@@ -118,7 +138,7 @@ class Spotter:
         n_window = max(8, math.ceil(c.window_s * self.fps))
         self.min_quiet = max(30, math.ceil(c.warmup_s * self.fps))
         # Longest look-back a caller must keep crops for (frames): lag, or a frozen onset reference.
-        self.history_frames = self.lag + math.ceil((c.max_duration_s + c.settle_s) * self.fps) + 2
+        self.history_frames = self.lag + math.ceil((c.max_duration_s + c.hold_s + c.settle_s) * self.fps) + 2
         self._quiet: deque[float] = deque(maxlen=n_window)
         self._recent: deque[tuple[int, float, float]] = deque(maxlen=self.history_frames)
         self.reset()
@@ -132,6 +152,7 @@ class Spotter:
         self._frozen: int | None = None
         self._candidate: list[tuple[int, float, float]] = []
         self._onset: tuple[int, float, float] | None = None
+        self._quiet_start: tuple[int, float, float] | None = None
         self._long_since = 0.0
         self._recent.clear()
 
@@ -169,24 +190,32 @@ class Spotter:
             # the onset must be a quiet frame seen since the last reset (not so right after a gap)
             onset = None
             if self.warmed_up and magnitude > on:
-                onset = next((s for s in reversed(self._recent) if s[2] <= off), None)
+                onset = self._find_onset(off)
             if onset is not None:
                 self._onset = onset
                 self._frozen = onset[0]
                 self._candidate = [s for s in self._recent if s[0] > onset[0]] + [sample]
                 self._on_at_start = on
+                self._off_at_start = off
                 self.state = self.ACTIVE
             elif magnitude <= on:
                 self._quiet.append(magnitude)
         elif self.state == self.ACTIVE:
             assert self._onset is not None
-            if magnitude <= off:
-                out = self._finish(sample)
-                self._restart(index)
-            elif timestamp - self._onset[1] > c.max_duration_s:
+            if magnitude <= off:  # falling back: the offset once it stays quiet for hold_s
+                if self._quiet_start is None:
+                    self._quiet_start = sample
+                    self._quiet_min = sample
+                elif magnitude < self._quiet_min[2]:
+                    self._quiet_min = sample
+                if timestamp - self._quiet_start[1] >= c.hold_s:
+                    out = self._finish(self._quiet_min)
+                    self._restart(index)
+            elif timestamp - self._onset[1] > c.max_duration_s + 2.0 / self.fps:
                 self.state, self._long_since = self.LONG, timestamp
-                self._candidate = []
-            else:
+                self._candidate, self._quiet_start = [], None
+            else:  # still moving (a dip shorter than hold_s is part of the movement)
+                self._quiet_start = None
                 self._candidate.append(sample)
         else:  # LONG: a macro-expression or a pose change; wait for it to end or settle
             if magnitude <= off or timestamp - self._long_since > c.settle_s:
@@ -195,11 +224,23 @@ class Spotter:
         return out
 
     # ----------------------------------------------------------------------------------------
+    def _find_onset(self, off: float) -> tuple[int, float, float] | None:
+        """The latest remembered sample at or below ``off``, moved further back while the signal
+        keeps falling (the foot of the rise); None when no quiet sample is remembered."""
+        recent = self._recent
+        i = next((j for j in range(len(recent) - 1, -1, -1) if recent[j][2] <= off), None)
+        if i is None:
+            return None
+        while i > 0 and recent[i - 1][2] < recent[i][2]:
+            i -= 1
+        return recent[i]
+
     def _restart(self, index: int) -> None:
         self.state = self.QUIET
         self._reset_index = index
         self._frozen = None
         self._onset = None
+        self._quiet_start = None
         self._candidate = []
 
     def _finish(self, offset: tuple[int, float, float]) -> SpottedInterval | None:
@@ -207,7 +248,9 @@ class Spotter:
         assert self._onset is not None
         onset, inside = self._onset, self._candidate
         duration = offset[1] - onset[1]
-        if len(inside) < 2 or not (c.min_duration_s <= duration <= c.max_duration_s):
+        moving = sum(1 for s in inside if s[2] > self._off_at_start)
+        # onset and offset are the quiet frames around the movement: allow them one frame each
+        if moving < 2 or not (c.min_duration_s <= duration <= c.max_duration_s + 2.0 / self.fps):
             return None
         apex = max(inside, key=lambda s: s[2])
         return SpottedInterval(

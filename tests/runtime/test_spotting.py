@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from sofp.runtime.spotting import (
     SpotConfig,
     Spotter,
@@ -41,7 +42,8 @@ def test_finds_injected_intervals_at_any_frame_rate(fps):
     assert score.f1 == 1.0, (found, truth)
     for s, (o, a, f) in zip(found, truth, strict=True):
         assert abs(s.apex - a) <= max(1, round(0.02 * fps))
-        assert o - 1 <= s.onset <= a and a <= s.offset <= f + 1
+        hold = round(SpotConfig().hold_s * fps) + 1  # the offset is the quietest frame of the hold
+        assert o - 1 <= s.onset <= a and a <= s.offset <= f + hold
         assert s.onset_time == pytest.approx(s.onset / fps)
         assert s.magnitude > 0.8
 
@@ -74,23 +76,40 @@ def _threshold_after(sig, fps):
 
 def test_reference_trails_then_freezes_at_onset_then_restarts():
     fps = 50.0
-    spotter = Spotter(fps, SpotConfig(reference_lag_s=0.2))
+    spotter = Spotter(fps, SpotConfig(reference_lag_s=0.2, hold_s=0.05))
     lag = spotter.lag
     assert lag == 10
     assert spotter.reference_for(0) == 0
     for i in range(40):
         assert spotter.reference_for(i) == max(0, i - lag)
         spotter.update(i, i / fps, 0.01)
-    # a movement starts
-    rise_fall = [0.05, 0.3, 0.6, 0.9, 1.0, 0.8, 0.6, 0.4, 0.2, 0.1, 0.04, 0.01]
-    for i, m in zip(range(40, 52), rise_fall, strict=True):
+    on, off = spotter.thresholds()
+    assert on == pytest.approx(0.06) and off == pytest.approx(0.03)  # constant noise: the floors hold
+    # a movement: rises from frame 40, peaks at 44, back to quiet at 51; the hold (0.05 s) ends at 54
+    rise_fall = [0.05, 0.3, 0.6, 0.9, 1.0, 0.8, 0.6, 0.4, 0.2, 0.1, 0.04, 0.01, 0.01, 0.01, 0.01]
+    got = []
+    for i, m in zip(range(40, 55), rise_fall, strict=True):
         ref = spotter.reference_for(i)
-        if 42 <= i <= 50:
-            assert ref == 40  # frozen at the last quiet frame (0.05 <= off threshold)
-        got = spotter.update(i, i / fps, m)
-        if i == 50:
-            assert got is not None and (got.onset, got.apex, got.offset) == (40, 44, 50)
-    assert spotter.reference_for(52) == 50  # restarted at the offset
+        if 42 <= i <= 54:
+            assert ref == 39  # frozen at the foot of the rise
+        r = spotter.update(i, i / fps, m)
+        if r is not None:
+            got.append((i, r))
+    assert len(got) == 1
+    emitted_at, interval = got[0]
+    assert emitted_at == 54
+    assert (interval.onset, interval.apex, interval.offset) == (39, 44, 51)
+    assert interval.magnitude == 1.0
+    assert spotter.reference_for(55) == 54  # restarted once the hold was over
+
+
+def test_short_dips_do_not_split_a_movement():
+    fps = 100.0
+    sig, _truth = synthetic_curve(fps, 4.0, [(2.0, 2.1, 2.3)])
+    sig[215:217] = 0.0  # a 20 ms dip during the fall (flow noise): shorter than hold_s
+    found = spot_signal(sig, fps)
+    assert len(found) == 1
+    assert found[0].offset >= 225
 
 
 def test_reset_drops_the_candidate():
@@ -129,9 +148,13 @@ def test_scoring_follows_megc_iou_rule():
 
 def test_motion_magnitude_sees_small_local_motion():
     flow = np.zeros((64, 64, 2), np.float32)
-    flow[10:20, 10:30, 1] = -1.0  # a brow raise: 200 of 4096 px move 1 px
-    assert motion_magnitude(flow) == pytest.approx(200 / 409, rel=0.02)
+    flow[8:24, 8:32, 1] = -1.0  # a brow raise: 6 of the 64 cells of 8 x 8 px move 1 px up
+    assert motion_magnitude(flow, top_fraction=0.1, cell=8) == pytest.approx(1.0)
+    flow[..., 0] += 0.7  # plus a head translation: removed as the median vector
+    assert motion_magnitude(flow, top_fraction=0.1, cell=8) == pytest.approx(1.0)
     assert motion_magnitude(np.zeros_like(flow)) == 0.0
+    noise = np.random.default_rng(0).normal(0, 0.3, (112, 112, 2)).astype(np.float32)
+    assert motion_magnitude(noise) < 0.1  # incoherent flow noise averages out within cells
 
 
 def test_config_validation():
