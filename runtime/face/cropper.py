@@ -4,7 +4,8 @@ Schedule (measured in benchmarks/results/latency.md by the pipeline): a Haar det
 ~30 ms on a full 640 x 480 frame, far over a 5 ms frame budget, so it never runs full size:
 * the detector runs on a frame downscaled to ``detect_width`` px (default 160: a 150 px face
   becomes ~40 px, above the cascade's 24 px window), and while a face is tracked only on a
-  region of 2 x the face around it;
+  region of 2 x the face around it, only for sizes 0.7..1.45 x the tracked one, with a coarser
+  scale step (1.15): ~1.5 ms instead of ~16 ms for the whole downscaled frame (measured here);
 * it runs every ``detect_every`` frames (default 15) and whenever tracking is lost;
 * in between, the face is tracked by template matching (normalised cross-correlation of the
   last detected face, at the downscaled resolution, sub-pixel peak) inside a search window;
@@ -85,7 +86,9 @@ class FaceCropper:
             b = self.box.scaled(1.0 / k)
             x0 = int(max(0, b.cx - b.side)); y0 = int(max(0, b.cy - b.side))  # noqa: E702
             x1 = int(min(small.shape[1], b.cx + b.side)); y1 = int(min(small.shape[0], b.cy + b.side))  # noqa: E702
-            found = self.detector.detect(small[y0:y1, x0:x1]) if x1 - x0 > 24 and y1 - y0 > 24 else []
+            roi = small[y0:y1, x0:x1]
+            found = (self.detector.detect(roi, 0.7 * b.side, 1.45 * b.side, pad=0.0, scale_factor=1.15)
+                     if min(roi.shape) > 24 else [])
             found = [FaceBox(f.x + x0, f.y + y0, f.w, f.h, f.score) for f in found]
             if found:
                 best = max(found, key=lambda f: f.iou(b) + 1e-3 * f.w)

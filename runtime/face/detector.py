@@ -55,7 +55,7 @@ class HaarDetector:
             return False, f"OpenCV {cv2.__version__} ships no Haar cascades ({CASCADE}); install opencv-python<5"
         return True, path
 
-    def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 4, min_size_frac: float = 0.15,
+    def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 4, min_size_frac: float = 0.2,
                  pad: float = 0.15) -> None:
         ok, reason = self.probe()
         if not ok:
@@ -66,15 +66,23 @@ class HaarDetector:
         self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
         self.min_size_frac, self.pad = min_size_frac, pad
 
-    def detect(self, gray: np.ndarray) -> list[FaceBox]:
-        """Faces in ``gray`` (H x W uint8), px of ``gray``, largest first; [] when none."""
+    def detect(self, gray: np.ndarray, min_side: float | None = None, max_side: float | None = None,
+               pad: float | None = None, scale_factor: float | None = None) -> list[FaceBox]:
+        """Faces in ``gray`` (H x W uint8), px of ``gray``, largest first; [] when none.
+
+        ``min_side`` / ``max_side`` (px) limit the face sizes searched: with a tracked face of known
+        size the cascade skips most of its scale pyramid. ``pad`` / ``scale_factor`` override the
+        detector's for this call (a region around a tracked face needs no padding).
+        """
         h, w = gray.shape[:2]
-        py, px = round(h * self.pad), round(w * self.pad)
-        img = cv2.copyMakeBorder(gray, py, py, px, px, cv2.BORDER_REPLICATE) if self.pad > 0 else gray
-        min_side = max(20, int(min(h, w) * self.min_size_frac))
+        pad = self.pad if pad is None else pad
+        py, px = round(h * pad), round(w * pad)
+        img = cv2.copyMakeBorder(gray, py, py, px, px, cv2.BORDER_REPLICATE) if pad > 0 else gray
+        lo = max(20, int(min_side if min_side is not None else min(h, w) * self.min_size_frac))
+        hi = int(max_side) if max_side is not None else 0
         rects, _, weights = self._cascade.detectMultiScale3(
-            img, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-            minSize=(min_side, min_side), outputRejectLevels=True)
+            img, scaleFactor=scale_factor or self.scale_factor, minNeighbors=self.min_neighbors,
+            minSize=(lo, lo), maxSize=(hi, hi) if hi > lo else (0, 0), outputRejectLevels=True)
         boxes = []
         for (x, y, bw, bh), wgt in zip(rects, np.ravel(weights) if len(rects) else [], strict=False):
             score = float(1.0 / (1.0 + np.exp(-float(wgt))))  # cascade stage weight -> 0..1

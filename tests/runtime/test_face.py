@@ -33,11 +33,11 @@ def test_tracks_between_detections_and_follows_drift():
     assert all(c is not None for c in crops)
     assert cropper.stats["detections"] <= 8 and cropper.stats["tracked"] >= 50
     assert all(c.gray.shape == (96, 96) for c in crops)
-    # the box follows the head: its motion matches the injected drift within 1.5 px
+    # the box follows the head (11 px of drift here) to within 2.5 px; the Stabiliser removes the rest
     i_last = 118
     dx, dy = clip.motion.drift(i_last)
     moved = (crops[-1].box.cx - crops[0].box.cx, crops[-1].box.cy - crops[0].box.cy)
-    assert abs(moved[0] - dx) < 1.5 and abs(moved[1] - dy) < 1.5
+    assert abs(moved[0] - dx) < 2.5 and abs(moved[1] - dy) < 2.5
 
 
 @pytest.mark.parametrize("image", [np.zeros((480, 640, 3), np.uint8),
