@@ -58,7 +58,8 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--dla-core", type=int, default=None, help="build for this DLA core (GPU fallback on)")
     p.add_argument("--split", action="store_true", help="one engine per split graph (encoders, SRAF fusion)")
     p.add_argument("--force", action="store_true", help="rebuild a cached engine; keep one that fails parity")
-    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset for --ckpt (default {DEFAULT_OPSET})")
+    p.add_argument("--opset", type=int, default=None,
+                   help=f"ONNX opset for --ckpt (default {DEFAULT_OPSET}; 16 where the local TensorRT is 8.5)")
     p.add_argument("--parity-n", type=int, default=PARITY_N, help=f"random inputs for the parity check ({PARITY_N})")
     a = p.parse_args(argv)
     profile = resolve_profile(a.min_batch, a.opt_batch, a.max_batch, dla=a.dla_core is not None)

@@ -52,7 +52,7 @@ class TrtExportConfig:
     settings: BuildSettings = field(default_factory=BuildSettings)
     split: bool = False
     force: bool = False
-    opset: int = DEFAULT_OPSET
+    opset: int | None = None  # None: 16 where the local TensorRT is 8.5 (no LayerNormalization import), else 17
     parity_n: int = PARITY_N
 
     def validate(self) -> TrtExportConfig:
@@ -99,12 +99,21 @@ def import_tensorrt() -> Any:
     return tensorrt
 
 
-def _onnx_graphs(cfg: TrtExportConfig, written: list[Path]) -> tuple[list[Graph], Path]:
+def resolve_opset(opset: int | None, trt: Any) -> int:
+    """The export opset: the one asked for, else 16 for a local TensorRT 8.5 (JetPack 5), else 17."""
+    if opset is not None:
+        return opset
+    if trt is not None and trt_ops.target_for_version(str(getattr(trt, "__version__", ""))) == "trt8.5":
+        return 16
+    return DEFAULT_OPSET
+
+
+def _onnx_graphs(cfg: TrtExportConfig, written: list[Path], opset: int) -> tuple[list[Graph], Path]:
     from sofp.runtime.features import INPUT_SPEC
 
     if cfg.ckpt is not None:
         out = cfg.out_dir or DEFAULT_OUT / Path(cfg.ckpt).stem
-        files = export_onnx(cfg.ckpt, out, cfg.opset, "dynamic", cfg.split)
+        files = export_onnx(cfg.ckpt, out, opset, "dynamic", cfg.split)
         written += files
         graphs = [Graph(p, read_sidecar(p, kind="onnx", input_spec=INPUT_SPEC)) for p in files if p.suffix == ".onnx"]
     else:
@@ -223,17 +232,18 @@ def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = N
     cfg = cfg.validate()
     s = cfg.settings
     result = TrtExportResult()
-    graphs, out = _onnx_graphs(cfg, result.written)
-    feeds = _random_feeds(graphs, cfg.parity_n)
-    if s.precision == "fp16":
-        _write_fp16(graphs, feeds, result.written)
-
+    missing = None
     if trt is None:
         try:
             trt = import_tensorrt()
         except ImportError as exc:
-            raise UsageError(_missing_line(f"TensorRT is not installed here ({exc})", graphs, out, s,
-                                           result.written)) from None
+            missing = f"TensorRT is not installed here ({exc})"
+    graphs, out = _onnx_graphs(cfg, result.written, resolve_opset(cfg.opset, trt))
+    feeds = _random_feeds(graphs, cfg.parity_n)
+    if s.precision == "fp16":
+        _write_fp16(graphs, feeds, result.written)
+    if missing is not None:
+        raise UsageError(_missing_line(missing, graphs, out, s, result.written))
     if device is None:
         from sofp.export.trt_run import device_info
 

@@ -202,3 +202,14 @@ def test_split_with_dla_puts_fusion_on_the_gpu(small_ckpt, tmp_path):
     assert all((".gpu." in e.name) == (".fusion." in e.name) for e in res.engines)
     notes = read_sidecar(res.engines[0], kind="tensorrt")["build"]["notes"]
     assert any("LayerNormalization" in n for n in notes)  # the encoders' LayerNorm falls back to the GPU
+
+
+def test_opset_follows_the_local_tensorrt(small_ckpt, tmp_path):
+    from sofp.export.trt_export import resolve_opset
+
+    assert resolve_opset(None, fake_trt("8.5.2.2")) == 16
+    assert resolve_opset(None, fake_trt("10.3.0")) == 17 and resolve_opset(None, None) == 17
+    assert resolve_opset(15, fake_trt("8.5.2.2")) == 15
+    res = export_trt(_cfg(small_ckpt, tmp_path), trt=fake_trt("8.5.2.2"), device=DEVICE,
+                     runner_factory=OrtRunner, builder=fake_builder([]))
+    assert read_sidecar(res.engines[0], kind="tensorrt")["opset"] == 16  # parsed by 8.5: LayerNorm decomposed
