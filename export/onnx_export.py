@@ -144,8 +144,8 @@ def export_onnx(checkpoint_path: str | Path, out_dir: str | Path, opset: int = D
     """Export a checkpoint to ONNX (whole model, or its split graphs) with a sidecar per graph.
 
     Each graph is checked (``onnx.checker``, strict shape inference, TensorRT parser lists for
-    ``trt8.6`` and ``trt10``, recorded in the sidecar) and compared with PyTorch on 64 random inputs
-    in [0, 1] (max |delta| <= 1e-4, 100 % argmax agreement; split graphs also composed against the
+    ``trt8.5``, ``trt8.6`` and ``trt10``, recorded in the sidecar's ``checks``) and compared with
+    PyTorch on 64 random inputs in [0, 1] (max |delta| <= 1e-4, 100 % argmax agreement; split graphs also composed against the
     whole model). A failing comparison raises :class:`SofpError`.
 
     ``batch``: "dynamic" (batch axis named "batch") or a fixed int. Returns the written paths:
@@ -215,7 +215,7 @@ def export_onnx(checkpoint_path: str | Path, out_dir: str | Path, opset: int = D
     vers = versions()
     for (spec, _), path in zip(graphs, written_onnx, strict=True):
         model_proto = onnx.load(str(path))
-        report = check_model(path, trt_ops.DEFAULT_TARGETS, model=model_proto)
+        report = check_model(path, tuple(trt_ops.TARGETS), model=model_proto)
         shapes = {vi.name: [d.dim_param or d.dim_value for d in vi.type.tensor_type.shape.dim]
                   for vi in [*model_proto.graph.input, *model_proto.graph.output]}
         parity = sidecar_parity(reports[spec.role], f"uniform[0,1) random, seed 0, n={n_check}")

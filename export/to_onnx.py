@@ -8,6 +8,7 @@ exit 0 on success, 2 for bad usage or a bad checkpoint, 1 when the graph does no
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,14 @@ def _main(argv: list[str] | None) -> int:
     files = export_onnx(cfg.ckpt, cfg.out, cfg.opset, cfg.batch, cfg.split)
     for f in files:
         print(f)
+    problems: dict[str, set[str]] = {}
+    for f in files:
+        if f.name.endswith(".onnx.json"):
+            for target, probs in json.loads(f.read_text())["checks"]["problems"].items():
+                problems.setdefault(target, set()).update(probs)
+    summary = "; ".join(f"{t}: {'ok' if not p else ', '.join(sorted(p))}" for t, p in problems.items())
+    hint = " (TensorRT 8.5 / JetPack 5: --opset 16)" if problems.get("trt8.5") else ""
+    print(f"TensorRT parser check: {summary}{hint}")
     return 0
 
 

@@ -36,7 +36,8 @@ def test_whole_graph_matches_pytorch_on_random_inputs(small_ckpt, whole_onnx):
     assert meta["labels"] == ["negative", "positive", "surprise"] and meta["opset"] == 17
     assert meta["parity"]["passed"] and meta["parity"]["argmax_agreement"] == 1.0
     assert meta["source"]["checkpoint_sha256"] == load_checkpoint(small_ckpt).meta["sha256"]
-    assert meta["checks"]["problems"] == {"trt8.6": [], "trt10": []}
+    assert meta["checks"]["problems"]["trt8.6"] == meta["checks"]["problems"]["trt10"] == []
+    assert meta["checks"]["problems"]["trt8.5"] == ["unsupported ops LayerNormalization"]
 
 
 def test_split_graphs_compose_to_the_whole(small_ckpt, split_files, whole_onnx):
@@ -107,6 +108,8 @@ def test_to_onnx_script(small_ckpt, tmp_path, capsys):
         sys.path.remove("export")
     assert to_onnx.main(["--ckpt", str(small_ckpt), "--out", str(tmp_path), "--batch", "2"]) == 0
     assert (tmp_path / "small_sofp.onnx").is_file() and (tmp_path / "small_sofp.onnx.json").is_file()
+    out = capsys.readouterr().out
+    assert "trt8.5: unsupported ops LayerNormalization" in out and "trt10: ok" in out and "--opset 16" in out
     assert to_onnx.main(["--ckpt", str(tmp_path / "none.pt"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: no checkpoint")
