@@ -145,8 +145,8 @@ def export_onnx(checkpoint_path: str | Path, out_dir: str | Path, opset: int = D
 
     Each graph is checked (``onnx.checker``, strict shape inference, TensorRT parser lists for
     ``trt8.5``, ``trt8.6`` and ``trt10``, recorded in the sidecar's ``checks``) and compared with
-    PyTorch on 64 random inputs in [0, 1] (max |delta| <= 1e-4, 100 % argmax agreement; split graphs also composed against the
-    whole model). A failing comparison raises :class:`SofpError`.
+    PyTorch on 64 random inputs in [0, 1] (max |delta| <= 1e-4, 100 % argmax agreement; split graphs
+    also composed against the whole model). A failing comparison raises :class:`SofpError`.
 
     ``batch``: "dynamic" (batch axis named "batch") or a fixed int. Returns the written paths:
     the ONNX files first (in composition order), then sidecars and, when split, the manifest.
