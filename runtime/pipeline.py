@@ -336,7 +336,8 @@ class Pipeline:
         ``on_frame(frame, telemetry, events)`` is called after every frame (overlays, telemetry)."""
         from sofp.runtime.sources.base import ReadStatus
 
-        self.set_fps(getattr(source, "fps", 0.0) or 0.0)
+        if not getattr(source, "live", False):  # live sources: the rate is measured from timestamps
+            self.set_fps(getattr(source, "fps", 0.0) or 0.0)
         n = 0
         while max_frames is None or n < max_frames:
             status, frame = source.read()
