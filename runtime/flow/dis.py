@@ -24,6 +24,16 @@ _SETTERS = {
 }
 
 
+def _preset_value(const: str) -> int:
+    """The preset constant under its 4.x name, its 5.x class attribute, or OpenCV's documented value."""
+    short = const.replace("DISOPTICAL_FLOW_", "")  # PRESET_MEDIUM
+    for owner, attr in ((cv2, const), (cv2, f"DISOpticalFlow_{short}"), (getattr(cv2, "DISOpticalFlow", None), short)):
+        value = getattr(owner, attr, None) if owner is not None else None
+        if value is not None:
+            return int(value)
+    return {"PRESET_ULTRAFAST": 0, "PRESET_FAST": 1, "PRESET_MEDIUM": 2}[short]
+
+
 def _dis_create(preset: int):
     """cv2.DISOpticalFlow_create (4.x) or cv2.DISOpticalFlow.create (older/newer spellings)."""
     if hasattr(cv2, "DISOpticalFlow_create"):
@@ -46,9 +56,7 @@ class DisFlow:
         self.params: DisParams = resolve_params("cpu-dis", params)
         if self.params.preset not in _PRESETS:
             raise ValueError(f"DIS preset {self.params.preset!r}; valid: {', '.join(_PRESETS)}")
-        preset = getattr(cv2, _PRESETS[self.params.preset], None)
-        if preset is None:  # OpenCV 5 moved the constants onto the class
-            preset = getattr(cv2.DISOpticalFlow, _PRESETS[self.params.preset].replace("DISOPTICAL_FLOW_", ""))
+        preset = _preset_value(_PRESETS[self.params.preset])
         self._dis = _dis_create(preset)
         implied = _PRESET_OVERRIDES.get(self.params.preset, {})
         for field, setter in _SETTERS.items():
