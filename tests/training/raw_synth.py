@@ -118,7 +118,8 @@ KIND = {"happiness": "positive", "disgust": "negative", "surprise": "surprise", 
         "fear": "negative", "negative": "negative", "positive": "positive", "sadness": "negative"}
 
 
-def make_casme2(root: Path, clips: list[tuple[int, str, str]], start: int = 95) -> list[Planned]:
+def make_casme2(root: Path, clips: list[tuple[int, str, str]], start: int = 95, n: int = N,
+                apex_at: int = APEX_AT) -> list[Planned]:
     """CASME II: ``CASME2-coding-20140508.xlsx`` + ``CASME2_RAW_selected/subNN/EP../imgN.jpg``.
 
     clips: (subject number, filename, emotion). Frame numbers start at ``start`` (95: crosses 99/100).
@@ -127,11 +128,11 @@ def make_casme2(root: Path, clips: list[tuple[int, str, str]], start: int = 95) 
               "Action Units", "Estimated Emotion"]
     rows, plan = [header], []
     for k, (s, fname, emo) in enumerate(clips):
-        nums = list(range(start, start + N))
+        nums = list(range(start, start + n))
         write_frames(root / "CASME2_RAW_selected" / f"sub{s:02d}" / fname,
-                     clip_frames(KIND[emo], N, APEX_AT, seed=k), nums, "img{}.jpg")
-        rows.append([f"{s:02d}", fname, None, nums[0], nums[APEX_AT], nums[-1], None, "4", emo])
-        plan.append(Planned(f"sub{s:02d}", fname, emo, KIND[emo], nums[0], nums[APEX_AT], nums[-1]))
+                     clip_frames(KIND[emo], n, apex_at, seed=k), nums, "img{}.jpg")
+        rows.append([f"{s:02d}", fname, None, nums[0], nums[apex_at], nums[-1], None, "4", emo])
+        plan.append(Planned(f"sub{s:02d}", fname, emo, KIND[emo], nums[0], nums[apex_at], nums[-1]))
     write_xlsx(root / "CASME2-coding-20140508.xlsx", rows)
     return plan
 
@@ -160,7 +161,7 @@ def make_samm(root: Path, clips: list[tuple[int, int, str]], start: int = 5560) 
     return plan
 
 
-def make_smic(root: Path, clips: list[tuple[int, str, int]], apex_at: int = APEX_AT) -> list[Planned]:
+def make_smic(root: Path, clips: list[tuple[int, str, int]], apex_at: int = APEX_AT, n: int = N) -> list[Planned]:
     """SMIC-HS: ``HS/s1/micro/negative/s1_ne_01/image0NNNNN.bmp`` (no sheet, no apex).
 
     clips: (subject number, emotion folder, clip number).
@@ -169,8 +170,8 @@ def make_smic(root: Path, clips: list[tuple[int, str, int]], apex_at: int = APEX
     plan = []
     for k, (s, emo, c) in enumerate(clips):
         name = f"s{s}_{short[emo]}_{c:02d}"
-        nums = list(range(46120 + 20 * k, 46120 + 20 * k + N))
-        write_frames(root / "HS" / f"s{s}" / "micro" / emo / name, clip_frames(emo, N, apex_at, seed=k), nums,
+        nums = list(range(46120 + 100 * k, 46120 + 100 * k + n))
+        write_frames(root / "HS" / f"s{s}" / "micro" / emo / name, clip_frames(emo, n, apex_at, seed=k), nums,
                      "image{:06d}.bmp")
         plan.append(Planned(f"s{s:02d}", f"s{s:02d}_{short[emo]}_{c:02d}", emo, emo, nums[0], None, nums[-1]))
     return plan

@@ -41,6 +41,8 @@ def add_prepare(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop-size", type=int, help="face crop side px (default: the runtime's, 112)")
     p.add_argument("--device", help="torch-tvl1 device: cpu, cuda (default: CUDA when available)")
     p.add_argument("--workers", type=int, default=1, help="clips prepared in parallel processes (default 1)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="PyTorch/OpenCV threads per worker (default 1; use --workers for parallelism)")
     p.add_argument("--limit", type=int, help="only the first N clips (a trial run)")
     p.add_argument("--sheet", help="coding sheet (default: found under --root)")
     p.add_argument("--frames", help="frame root (default: found under --root)")
@@ -67,7 +69,8 @@ def prepare_config(args: argparse.Namespace) -> PrepareConfig:
             reader["columns"] = cols
     return PrepareConfig(dataset=args.dataset, root=args.root, out=args.out, class_map=args.class_map,
                          flow=args.flow, apex_flow=args.apex_flow, apex=args.apex, face=args.face,
-                         crop_size=args.crop_size, device=args.device, workers=args.workers, limit=args.limit,
+                         crop_size=args.crop_size, device=args.device, workers=args.workers, threads=args.threads,
+                         limit=args.limit,
                          reader=reader, progress=not args.no_progress)
 
 
