@@ -130,7 +130,7 @@ def _onnx_graphs(cfg: TrtExportConfig, written: list[Path], opset: int) -> tuple
 
 def _random_feeds(graphs: list[Graph], n: int, seed: int = 1) -> dict[str, dict[str, np.ndarray]]:
     """Per graph, its parity inputs: x ~ U[0,1) (N, 3, 28, 28); the fusion graph gets the encoders'
-    ONNX Runtime outputs on that x."""
+    ONNX Runtime outputs on that x (standard-normal tokens when it is built on its own)."""
     rng = np.random.default_rng(seed)
     x = rng.random((n, 3, 28, 28), dtype=np.float32)
     feeds: dict[str, dict[str, np.ndarray]] = {}
@@ -141,8 +141,12 @@ def _random_feeds(graphs: list[Graph], n: int, seed: int = 1) -> dict[str, dict[
             if g.meta["role"] != "whole":
                 tokens[g.meta["role"]] = run_ort(ort_session(g.onnx), {"input": x})["tokens"]
     for g in graphs:
-        if g.meta["role"] == "fusion":
-            feeds[g.stem] = {name: tokens["global" if name == "g" else f"region_{name}"] for name in g.input_shapes}
+        if g.meta["role"] == "fusion":  # alone (--onnx <stem>.fusion.onnx): standard-normal tokens
+            feeds[g.stem] = {
+                name: tokens.get("global" if name == "g" else f"region_{name}",
+                                 rng.standard_normal((n, *shape[1:])).astype(np.float32))
+                for name, shape in g.input_shapes.items()
+            }
     return feeds
 
 

@@ -213,3 +213,11 @@ def test_opset_follows_the_local_tensorrt(small_ckpt, tmp_path):
     res = export_trt(_cfg(small_ckpt, tmp_path), trt=fake_trt("8.5.2.2"), device=DEVICE,
                      runner_factory=OrtRunner, builder=fake_builder([]))
     assert read_sidecar(res.engines[0], kind="tensorrt")["opset"] == 16  # parsed by 8.5: LayerNorm decomposed
+
+
+def test_a_single_split_graph_from_onnx(split_files, tmp_path):
+    fusion = next(p for p in split_files if p.name.endswith(".fusion.onnx"))
+    res = export_trt(TrtExportConfig(onnx=fusion, out_dir=tmp_path, parity_n=16), trt=fake_trt(), device=DEVICE,
+                     runner_factory=OrtRunner, builder=fake_builder([]))
+    assert ".fusion.fp16." in res.engines[0].name
+    assert read_sidecar(res.engines[0], kind="tensorrt")["role"] == "fusion"
