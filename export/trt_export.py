@@ -150,10 +150,10 @@ def _random_feeds(graphs: list[Graph], n: int, seed: int = 1) -> dict[str, dict[
     return feeds
 
 
-def _write_fp16(graphs: list[Graph], feeds: dict[str, dict[str, np.ndarray]], written: list[Path]) -> None:
-    """FP16 ONNX graph + sidecar (parity vs FP32 in ONNX Runtime) for each graph."""
+def _write_fp16(graphs: list[Graph], feeds: dict[str, dict[str, np.ndarray]], written: list[Path], out: Path) -> None:
+    """FP16 ONNX graph (in ``out``) + sidecar (parity vs FP32 in ONNX Runtime) for each graph."""
     for g in graphs:
-        dst = convert_fp16(g.onnx, fp16_path(g.onnx))
+        dst = convert_fp16(g.onnx, out / fp16_path(g.onnx).name)
         ref = run_ort(ort_session(g.onnx), feeds[g.stem])
         got = run_ort(ort_session(dst), feeds[g.stem])
         rep = compare(ref, got, tolerances_for("fp16", list(ref)), ref_name="onnxruntime-fp32",
@@ -245,7 +245,7 @@ def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = N
     graphs, out = _onnx_graphs(cfg, result.written, resolve_opset(cfg.opset, trt))
     feeds = _random_feeds(graphs, cfg.parity_n)
     if s.precision == "fp16":
-        _write_fp16(graphs, feeds, result.written)
+        _write_fp16(graphs, feeds, result.written, out)
     if missing is not None:
         raise UsageError(_missing_line(missing, graphs, out, s, result.written))
     if device is None:

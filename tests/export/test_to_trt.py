@@ -221,3 +221,4 @@ def test_a_single_split_graph_from_onnx(split_files, tmp_path):
                      runner_factory=OrtRunner, builder=fake_builder([]))
     assert ".fusion.fp16." in res.engines[0].name
     assert read_sidecar(res.engines[0], kind="tensorrt")["role"] == "fusion"
+    assert (tmp_path / (fusion.stem + ".fp16.onnx")).is_file()  # derived files go to --out
