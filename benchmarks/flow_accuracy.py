@@ -61,6 +61,7 @@ class FlowAccuracyConfig:
     clip_seeds: tuple[int, ...] = (0, 1, 2)
     backends: tuple[str, ...] | None = None
     contrib_python: str | None = None
+    checkpoint: str | None = None  # for label agreement; None = the built-in model when it exists
     threads: int = 1
     out_dir: str = str(ROOT / "benchmarks" / "results")
     command: str = ""
@@ -196,20 +197,24 @@ def feature_agreement(feats: np.ndarray, ref: np.ndarray) -> dict:
     return {"median": float(np.nanmedian(allc)), "min": float(np.nanmin(allc)), "per_channel_median": per}
 
 
-def label_agreement(features: dict[str, np.ndarray], reference: str) -> dict | None:
-    """How often the built-in model's label on a backend's features equals its label on the reference's.
+def label_agreement(features: dict[str, np.ndarray], reference: str, checkpoint: str | None = None) -> dict | None:
+    """How often a model's label on a backend's features equals its label on the reference's features.
 
-    None when the built-in checkpoint does not exist yet (it is trained elsewhere in the project).
+    ``checkpoint``: a training checkpoint; None = the built-in model. None is returned when that
+    file does not exist yet (it is trained elsewhere in the project).
     """
     try:
         from sofp.training.checkpoint import BUILTIN_CHECKPOINT, load_checkpoint
     except ImportError:
         return None
-    if not Path(BUILTIN_CHECKPOINT).is_file():
+    path = Path(checkpoint) if checkpoint else Path(BUILTIN_CHECKPOINT)
+    if not path.is_file():
+        if checkpoint:
+            raise SofpError(f"checkpoint {checkpoint!r} not found")
         return None
     import torch
 
-    ckpt = load_checkpoint(BUILTIN_CHECKPOINT)
+    ckpt = load_checkpoint(path)
     labels = {}
     with torch.no_grad():
         for name, f in features.items():
@@ -217,7 +222,8 @@ def label_agreement(features: dict[str, np.ndarray], reference: str) -> dict | N
             labels[name] = logits.argmax(1).numpy()
     ref = labels[reference]
     names = ckpt.meta.get("labels", [])
-    return {"checkpoint": str(Path(BUILTIN_CHECKPOINT).relative_to(ROOT)), "reference": reference,
+    shown = str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
+    return {"checkpoint": shown, "sha256": ckpt.meta.get("sha256"), "reference": reference, "pairs": len(ref),
             "agreement": {n: float((lab == ref).mean()) for n, lab in labels.items() if n != reference},
             "reference_label_counts": {names[i] if i < len(names) else str(i): int((ref == i).sum())
                                        for i in np.unique(ref)}}
@@ -284,7 +290,7 @@ def run(cfg: FlowAccuracyConfig) -> dict:
     truth_feats = np.array([flow_to_features(p.truth) for p in pairs])
     for label in flows:
         backends[label]["feature_agreement_vs_truth"] = feature_agreement(feats[label], truth_feats)
-    labels = label_agreement(feats, refs[0]) if refs else None
+    labels = label_agreement(feats, refs[0], cfg.checkpoint) if refs else None
     record = {
         "benchmark": "flow_accuracy", "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "command": cfg.command, "config": asdict(cfg), "machine": machine(), "threads": cfg.threads,
@@ -396,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--backends", nargs="*", help="flow names (default: every available one)")
     ap.add_argument("--contrib-python", help="a Python with opencv-contrib-python(-headless)<5 for cpu-tvl1")
+    ap.add_argument("--checkpoint", help="model for label agreement (default: the built-in one, if present)")
     ap.add_argument("--random-fields", type=int, default=3)
     ap.add_argument("--noise", type=float, default=1.0)
     ap.add_argument("--clip-seeds", type=int, nargs="*", default=[0, 1, 2])
@@ -407,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = "python benchmarks/flow_accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:])
     cfg = FlowAccuracyConfig(random_fields=a.random_fields, noise=a.noise, clip_seeds=tuple(a.clip_seeds),
                              backends=tuple(a.backends) if a.backends else None, contrib_python=a.contrib_python,
+                             checkpoint=a.checkpoint,
                              threads=a.threads, out_dir=a.out, command=cmd.strip())
     r = run(cfg)
     print(markdown(r))
