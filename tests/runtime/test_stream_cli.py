@@ -1,0 +1,110 @@
+"""``python runtime/stream.py``: bad input gives one clear line and the right exit code; the demo runs
+end to end (small model, ONNX Runtime) and writes its events, annotated video and trace PNG."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sofp.runtime.stream import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in err if line.startswith("error: ")]
+    assert len(errors) == 1, err
+    assert "Traceback" not in "\n".join(err)
+    return errors[0]
+
+
+def test_missing_video_file(tmp_path, capsys):
+    assert main(["--video", str(tmp_path / "nope.mp4"), "--quiet"]) == 1
+    assert "nope.mp4" in _one_line(capsys)
+
+
+def test_unreadable_video(tmp_path, capsys):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x01 not a video " * 100)
+    assert main(["--video", str(bad), "--quiet"]) == 1
+    assert "cannot read video" in _one_line(capsys)
+
+
+def test_missing_camera(capsys):
+    assert main(["--camera", "57", "--quiet"]) == 1
+    assert "camera" in _one_line(capsys)
+
+
+def test_missing_model_file(tmp_path, capsys):
+    assert main(["--demo", "--model", str(tmp_path / "nope.pt"), "--quiet", "--out", str(tmp_path)]) == 1
+    assert "model file not found" in _one_line(capsys)
+
+
+def test_foreign_model_files(tmp_path, capsys):
+    onnx = tmp_path / "foreign.onnx"
+    onnx.write_bytes(b"not an onnx graph")
+    assert main(["--demo", "--model", str(onnx), "--quiet", "--out", str(tmp_path)]) == 2
+    assert "sidecar" in _one_line(capsys)
+    txt = tmp_path / "weights.bin"
+    txt.write_bytes(b"1234")
+    assert main(["--demo", "--model", str(txt), "--quiet", "--out", str(tmp_path)]) == 2
+    assert "unknown file type" in _one_line(capsys)
+
+
+def test_usage_errors(capsys):
+    assert main([]) == 2  # no source: argparse's usage line
+    assert main(["--demo", "--backend", "nope"]) == 2
+    assert main(["--demo", "--fps", "0"]) == 2
+    assert "--fps 0" in _one_line(capsys)
+    assert main(["--demo", "--flow", "nope", "--model", "x.pt"]) in (1, 2)
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    torch = pytest.importorskip("torch")
+    from sofp.training.checkpoint import save_checkpoint
+    from sofp.training.models import build_model
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    config = {"dim": 16, "stem": 4, "heads": 2, "head_hidden": 16}
+    path = tmp_path_factory.mktemp("model") / "small.pt"
+    save_checkpoint(path, build_model("sofp", **config).eval(),
+                    {"model_name": "sofp", "model_config": config, "labels": ["negative", "positive", "surprise"]})
+    return path
+
+
+def test_demo_end_to_end(small_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SOFP_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "demo"
+    tel = tmp_path / "tel.jsonl"
+    assert main(["--demo", "--model", str(small_model), "--out", str(out), "--telemetry", str(tel)]) == 0
+    captured = capsys.readouterr()
+    assert "capabilities:" in captured.err and "inference  chosen onnxruntime" in captured.err
+    assert len([line for line in captured.out.splitlines() if " frames " in line]) == 3  # one line per event
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert len(events) == 3
+    result = json.loads((out / "demo_result.json").read_text())
+    assert result["spotting"]["f1"] == 1.0
+    assert (out / "motion_trace.png").stat().st_size > 10_000
+    assert (out / "demo_annotated.mp4").stat().st_size > 10_000
+    records = [json.loads(line) for line in tel.read_text().splitlines()]
+    assert records[0]["type"] == "start" and records[0]["capabilities"]["inference"]["chosen"] == "onnxruntime"
+
+
+def test_script_runs_from_the_repository_root(small_model, tmp_path):
+    """``python runtime/stream.py`` as typed: runtime/ on sys.path[0] must not shadow anything."""
+    env = {"SOFP_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    import os
+
+    env = {**os.environ, **env}
+    r = subprocess.run([sys.executable, "runtime/stream.py", "--demo", "--model", str(small_model), "--max-frames",
+                        "30", "--out", str(tmp_path / "o"), "--quiet", "--events", str(tmp_path / "e.jsonl"),
+                        "--backend", "torch"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "e.jsonl").exists()
