@@ -113,3 +113,15 @@ def test_to_onnx_script(small_ckpt, tmp_path, capsys):
     assert to_onnx.main(["--ckpt", str(tmp_path / "none.pt"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: no checkpoint")
+
+
+def test_ststnet_exports_whole_but_not_split(tmp_path):
+    from sofp.training.checkpoint import save_checkpoint
+    from sofp.training.models import build_model
+
+    ckpt = save_checkpoint(tmp_path / "st.pt", build_model("ststnet"),
+                           {"model_name": "ststnet", "model_config": {}, "labels": ["a", "b", "c"]})
+    path = export_onnx(ckpt, tmp_path / "out")[0]
+    assert read_sidecar(path)["model"]["name"] == "ststnet"
+    with pytest.raises(UsageError, match="--split needs a SOFP model"):
+        export_onnx(ckpt, tmp_path / "out2", split=True)
