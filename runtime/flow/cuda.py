@@ -29,13 +29,33 @@ def cuda_device_count() -> int:
         return 0
 
 
+def cuda_factory(cls: str):
+    """The create function of cv2.cuda class ``cls`` under its 4.x or 5.x spelling, or None.
+
+    4.x: ``cv2.cuda.<cls>_create`` (and ``cv2.cuda_<cls>.create``); 5.x: ``cv2.cuda.<cls>.create``.
+    """
+    cuda = getattr(cv2, "cuda", None)
+    for owner, attr in ((cuda, f"{cls}_create"), (getattr(cuda, cls, None), "create"),
+                        (getattr(cv2, f"cuda_{cls}", None), "create")):
+        fn = getattr(owner, attr, None) if owner is not None else None
+        if fn is not None:
+            return fn
+    return None
+
+
+def gpu_mat():
+    """An empty GpuMat (``cv2.cuda_GpuMat`` in 4.x, ``cv2.cuda.GpuMat`` in 5.x)."""
+    cls = getattr(cv2, "cuda_GpuMat", None) or cv2.cuda.GpuMat
+    return cls()
+
+
 def cuda_probe(*factories: str) -> tuple[bool, str]:
-    """``(ok, reason)``: a CUDA device is usable and cv2.cuda has one of ``factories``."""
+    """``(ok, reason)``: a CUDA device is usable and cv2.cuda has one of the classes ``factories``."""
     n = cuda_device_count()
     if n == 0:
         return False, (f"OpenCV {cv2.__version__} has no CUDA device (built without CUDA, "
                        "cv2.cuda.getCudaEnabledDeviceCount() == 0)")
-    if not any(hasattr(cv2.cuda, f) for f in factories):
+    if not any(cuda_factory(f) is not None for f in factories):
         missing = " / ".join(factories)
         return False, f"OpenCV {cv2.__version__} CUDA build lacks {missing} (cudaoptflow module)"
     return True, f"{n} CUDA device(s), OpenCV {cv2.__version__}"
@@ -52,8 +72,8 @@ class _CudaFlow:
         return cuda_probe(*cls._factories)
 
     def __init__(self) -> None:
-        self._g0 = cv2.cuda_GpuMat()
-        self._g1 = cv2.cuda_GpuMat()
+        self._g0 = gpu_mat()
+        self._g1 = gpu_mat()
         self._gflow = None
 
     def _calc(self, g0, g1):
@@ -73,13 +93,13 @@ class CudaTvl1Flow(_CudaFlow):
     """cv2.cuda.OpticalFlowDual_TVL1 with params.CUDA_TVL1 (no median filter: see params.py)."""
 
     name = "cuda-tvl1"
-    _factories = ("OpticalFlowDual_TVL1_create",)
+    _factories = ("OpticalFlowDual_TVL1",)
 
     def __init__(self, params: CudaTvl1Params | dict | None = None) -> None:
         super().__init__()
         self.params: CudaTvl1Params = resolve_params("cuda-tvl1", params)
         p = self.params
-        self._algo = cv2.cuda.OpticalFlowDual_TVL1_create(
+        self._algo = cuda_factory("OpticalFlowDual_TVL1")(
             p.tau, p.lambda_, p.theta, p.nscales, p.warps, p.epsilon, p.iterations, p.scale_step, p.gamma,
             False)
 
@@ -89,18 +109,30 @@ class CudaFarnebackFlow(_CudaFlow):
     """cv2.cuda.FarnebackOpticalFlow with params.FARNEBACK (the same values as cpu-farneback)."""
 
     name = "cuda-farneback"
-    _factories = ("FarnebackOpticalFlow_create",)
+    _factories = ("FarnebackOpticalFlow",)
 
     def __init__(self, params: FarnebackParams | dict | None = None) -> None:
         super().__init__()
         self.params: FarnebackParams = resolve_params("cuda-farneback", params)
         p = self.params
-        self._algo = cv2.cuda.FarnebackOpticalFlow_create(
+        self._algo = cuda_factory("FarnebackOpticalFlow")(
             p.levels, p.pyr_scale, False, p.winsize, p.iterations, p.poly_n, p.poly_sigma, p.flags)
 
 
-_NVOF_PRESETS = {"slow": "NV_OF_PERF_LEVEL_SLOW", "medium": "NV_OF_PERF_LEVEL_MEDIUM",
-                 "fast": "NV_OF_PERF_LEVEL_FAST"}
+# NVIDIA_OF_PERF_LEVEL values (cudaoptflow.hpp): SLOW 5, MEDIUM 10, FAST 20; grid-size enums equal
+# their size in px (1, 2, 4), UNDEFINED 0. Read from cv2 where exposed, these values otherwise.
+_NVOF_PRESETS = {"slow": ("NV_OF_PERF_LEVEL_SLOW", 5), "medium": ("NV_OF_PERF_LEVEL_MEDIUM", 10),
+                 "fast": ("NV_OF_PERF_LEVEL_FAST", 20)}
+
+
+def _const(version: str, name: str, default: int) -> int:
+    cuda = cv2.cuda
+    for owner, attr in ((cuda, f"NvidiaOpticalFlow_{version}_{name}"),
+                        (getattr(cuda, f"NvidiaOpticalFlow_{version}", None), name)):
+        value = getattr(owner, attr, None) if owner is not None else None
+        if value is not None:
+            return int(value)
+    return default
 
 
 @FLOWS.register("cuda-nvof")
@@ -113,7 +145,7 @@ class CudaNvofFlow(_CudaFlow):
     """
 
     name = "cuda-nvof"
-    _factories = ("NvidiaOpticalFlow_2_0_create", "NvidiaOpticalFlow_1_0_create")
+    _factories = ("NvidiaOpticalFlow_2_0", "NvidiaOpticalFlow_1_0")
 
     def __init__(self, params: NvofParams | dict | None = None) -> None:
         super().__init__()
@@ -125,21 +157,19 @@ class CudaNvofFlow(_CudaFlow):
         self.version = ""
 
     def _create(self, size: tuple[int, int]) -> None:
-        p, cuda = self.params, cv2.cuda
-        level = _NVOF_PRESETS[p.preset]
+        p = self.params
+        level, level_value = _NVOF_PRESETS[p.preset]
         try:
-            if hasattr(cuda, "NvidiaOpticalFlow_2_0_create"):
-                grid = getattr(cuda, f"NvidiaOpticalFlow_2_0_NV_OF_OUTPUT_VECTOR_GRID_SIZE_{p.grid_size}")
-                self._algo = cuda.NvidiaOpticalFlow_2_0_create(
-                    size, getattr(cuda, f"NvidiaOpticalFlow_2_0_{level}"), grid,
-                    cuda.NvidiaOpticalFlow_2_0_NV_OF_HINT_VECTOR_GRID_SIZE_UNDEFINED
-                    if hasattr(cuda, "NvidiaOpticalFlow_2_0_NV_OF_HINT_VECTOR_GRID_SIZE_UNDEFINED") else 0,
+            if cuda_factory("NvidiaOpticalFlow_2_0") is not None:
+                self._algo = cuda_factory("NvidiaOpticalFlow_2_0")(
+                    size, _const("2_0", level, level_value),
+                    _const("2_0", f"NV_OF_OUTPUT_VECTOR_GRID_SIZE_{p.grid_size}", p.grid_size),
+                    _const("2_0", "NV_OF_HINT_VECTOR_GRID_SIZE_UNDEFINED", 0),
                     p.enable_temporal_hints, False, p.enable_cost_buffer, 0)
                 self.version = "2.0"
             else:
-                self._algo = cuda.NvidiaOpticalFlow_1_0_create(
-                    size, getattr(cuda, f"NvidiaOpticalFlow_1_0_{level}"),
-                    p.enable_temporal_hints, False, p.enable_cost_buffer, 0)
+                self._algo = cuda_factory("NvidiaOpticalFlow_1_0")(
+                    size, _const("1_0", level, level_value), p.enable_temporal_hints, False, p.enable_cost_buffer, 0)
                 self.version = "1.0"
         except cv2.error as exc:
             msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else "error"

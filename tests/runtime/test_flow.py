@@ -236,3 +236,37 @@ def test_cuda_nvof_grid_output_is_resized(fake_cuda, monkeypatch):
     out = flow.compute(np.zeros((32, 48), np.uint8), np.zeros((32, 48), np.uint8))
     assert out.shape == (32, 48, 2) and np.allclose(out, 0.75)
     assert flow.version == "2.0" and flow._algo.args[0] == (48, 32)
+
+
+def test_cuda_opencv5_spellings(monkeypatch):
+    """OpenCV 5 exposes cv2.cuda.GpuMat and cv2.cuda.<Class>.create instead of the 4.x names."""
+    fake = types.SimpleNamespace(getCudaEnabledDeviceCount=lambda: 2, GpuMat=_FakeGpuMat,
+                                 OpticalFlowDual_TVL1=types.SimpleNamespace(create=lambda *a: _FakeAlgo(*a)))
+    monkeypatch.setattr(cv2, "cuda", fake, raising=False)
+    monkeypatch.delattr(cv2, "cuda_GpuMat", raising=False)
+    assert FLOWS.load("cuda-tvl1").probe()[0]
+    out = create_flow("cuda-tvl1").compute(np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8))
+    assert out[0, 0].tolist() == [0.5, -0.25]
+
+
+def test_cuda_nvof_1_0_upsamples(fake_cuda):
+    class FakeNvof1:
+        def __init__(self, *args):
+            self.args = args
+
+        def calc(self, g0, g1, flow):
+            h, w = g0.arr.shape
+            return (_FakeGpuMat(np.ones((h // 4, w // 4, 2), np.int16)), None)
+
+        def getGridSize(self):
+            return 4
+
+        def upSampler(self, flow, size, grid, out):
+            w, h = size
+            return _FakeGpuMat(np.full((h, w, 2), 1.25, np.float32))
+
+    fake_cuda.NvidiaOpticalFlow_1_0_create = lambda *a: FakeNvof1(*a)
+    flow = create_flow("cuda-nvof", {"preset": "fast"})
+    out = flow.compute(np.zeros((16, 24), np.uint8), np.zeros((16, 24), np.uint8))
+    assert flow.version == "1.0" and out.shape == (16, 24, 2) and np.allclose(out, 1.25)
+    assert flow._algo.args[1] == 20  # NV_OF_PERF_LEVEL_FAST
