@@ -166,7 +166,7 @@ def test_latest_frame_reader_counts_drops():
     assert got == sorted(got) and len(got) < 60
     # every captured frame is either delivered or counted as dropped (the last may be pending)
     assert len(got) + reader.dropped in (60, 59)
-    assert reader.rate.fps() is not None and 100 < reader.rate.fps() < 600
+    assert reader.rate.fps() is not None and 5 < reader.rate.fps() <= 500  # a 2 ms producer, a busy CI
 
 
 class _FakeCap:
