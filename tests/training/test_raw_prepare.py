@@ -241,3 +241,27 @@ def test_protocol_definitions():
     assert np.array_equal(fold_groups("casme2-5", subjects), subjects)
     with pytest.raises(UsageError, match="needs at least 10 subjects"):
         fold_groups("dfme-7", subjects[:9])
+
+
+def test_prepared_flow_matches_the_known_motion(prepared):
+    """The prepared u and v channels follow the injected displacement field (mapped into the face crop)."""
+    import cv2
+
+    from sofp.runtime.face import FaceCropper
+    from sofp.runtime.features import flow_to_features
+
+    p = prepared["casme2"]
+    for q in p["plan"]:
+        onset = cv2.imread(str(p["raw"] / "CASME2_RAW_selected" / q.subject / q.sample / f"img{q.onset}.jpg"),
+                           cv2.IMREAD_GRAYSCALE)
+        cropper = FaceCropper(size=CROP)
+        box = cropper(onset).box
+        side = box.side * (1.0 + cropper.margin)
+        s = CROP / side
+        m = np.float32([[s, 0, -(box.cx - side / 2) * s], [0, s, -(box.cy - side / 2) * s]])
+        truth = cv2.warpAffine(rs.motion_field(q.kind) * (rs.APEX_PX * s), m, (CROP, CROP), flags=cv2.INTER_LINEAR)
+        want = flow_to_features(truth).astype(float)
+        got = _rgb(p["out"] / "flow" / f"{q.subject}_{q.sample}.png").astype(float)
+        for c in (0, 1) if q.kind != "surprise" else (1,):  # surprise has no horizontal motion
+            r = np.corrcoef(want[..., c].ravel(), got[..., c].ravel())[0, 1]
+            assert r > 0.8, (q.sample, c, r)

@@ -460,6 +460,10 @@ def prepare(cfg: PrepareConfig, *, tools: ClipTools | None = None, warn: Callabl
     tmp.write_text(json.dumps(meta, indent=1))
     os.replace(tmp, out / "prepare.json")
     say(res.summary())
+    empty = [name for name in class_map.labels if name not in meta["counts"]["per_class"]]
+    if empty:
+        say(f"warning: class(es) {', '.join(empty)} of class map {class_map.name} have no clip in "
+            f"{out / 'labels.csv'}; training needs every class present (choose another --class-map, or relabel)")
     return res
 
 
