@@ -1,21 +1,23 @@
 """Raw dataset -> flow images + ``labels.csv`` in exactly the composite's format, with the runtime's code.
 
-Per clip (:func:`process_clip`), the same steps the live runtime takes at a spotted apex:
+Per clip (:func:`process_clip`), with the runtime's own code:
 
-1. Read the onset frame (BGR) and crop the face with the runtime's :class:`FaceCropper` (a fresh
-   cropper per clip, so no tracking state leaks between clips). ``face="full"`` uses the whole
-   frame instead (for releases that are already face crops); ``"auto"`` (default) does that only
-   when no face is found, and says so for that clip.
-2. Apex: the sheet's apex frame; where none is annotated (SMIC, a CASME II ``/`` cell) the frame
-   of peak motion: every frame onset+1..offset is cropped the same way, aligned to the onset crop,
-   its flow from the onset measured with ``apex_flow`` and reduced to one number with the
-   runtime's :func:`sofp.runtime.spotting.motion_magnitude`; the largest wins. ``apex="midpoint"``
-   takes the onset/offset midpoint instead, as some published work does.
-3. Crop the apex frame, remove global head motion with the runtime's ``align(onset, apex)``.
+1. Read the onset frame (grey) and find the face with the runtime's :class:`FaceCropper` (a fresh
+   cropper per clip, so no tracking state leaks between clips). The clip's face box is that onset
+   box; every frame of the clip is cropped with it (``FaceCropper.crop``: square, ``margin``
+   around the box, ``crop_size`` px, 112 by default). ``face="full"`` uses the whole frame
+   instead (releases that are already face crops); ``"auto"`` (default) does that only when no
+   face is found, and says so for that clip (``face`` column of clips.csv).
+2. Apex: the sheet's apex frame; where none is annotated (SMIC, an empty or ``/`` CASME II cell)
+   the frame of peak motion: every frame onset+1..offset is cropped, aligned to the onset crop,
+   its flow from the onset measured with ``apex_flow`` (cpu-dis) and reduced to one number with
+   the runtime's :func:`sofp.runtime.spotting.motion_magnitude`; the largest wins.
+   ``apex="midpoint"`` takes the onset/offset midpoint instead, as some published work does.
+3. Crop the apex frame and remove global head motion with the runtime's ``align(onset, apex)``.
 4. Onset-to-apex flow with the pinned settings of ``runtime/flow/params.py`` (default
-   ``torch-tvl1``: TV-L1, as the composite was made).
-5. :func:`sofp.runtime.features.flow_to_features` -> 28 x 28 x 3 uint8 (u, v, strain), written as
-   an RGB PNG (``flow/<subject>_<sample>.png``).
+   ``torch-tvl1``: TV-L1 with OpenCV's CPU defaults, as the composite was made).
+5. :func:`sofp.runtime.features.flow_to_features` -> 28 x 28 x 3 uint8 (u, v, strain; per-channel
+   min-max), written as an RGB PNG (``flow/<subject>_<sample>.png``).
 
 Clips run in parallel (``workers`` processes, each with its own flow backend) under a tqdm bar.
 Each finished clip is appended to ``journal.jsonl``; a rerun skips clips whose journal entry and
