@@ -2,7 +2,7 @@
 
 Only the contrib build (opencv-contrib-python[-headless]) has ``cv2.optflow``, and it cannot be
 installed beside opencv-python(-headless): both provide the ``cv2`` module. torch-tvl1 is the same
-algorithm without that dependency. About 0.5 s per 112 x 112 pair on a small CPU: for
+algorithm without that dependency. About 0.2-0.4 s per 112 x 112 pair on a small CPU: for
 training-data preparation and reference, not for every live frame.
 """
 

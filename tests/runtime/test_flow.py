@@ -270,3 +270,25 @@ def test_cuda_nvof_1_0_upsamples(fake_cuda):
     out = flow.compute(np.zeros((16, 24), np.uint8), np.zeros((16, 24), np.uint8))
     assert flow.version == "1.0" and out.shape == (16, 24, 2) and np.allclose(out, 1.25)
     assert flow._algo.args[1] == 20  # NV_OF_PERF_LEVEL_FAST
+
+
+def test_torch_tvl1_median_paths_agree():
+    """The GPU median (torch) and the CPU one (cv2.medianBlur) give the same 5 x 5 median."""
+    if not CAPS["torch-tvl1"].available:
+        pytest.skip(CAPS["torch-tvl1"].reason)
+    import torch
+
+    from sofp.runtime.flow.torch_tvl1 import TorchTvl1Flow
+
+    u = torch.randn(2, 2, 23, 31, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(TorchTvl1Flow._median5(u), TorchTvl1Flow._median5_torch(u))
+
+
+def test_torch_tvl1_batch_equals_single(face):
+    if not CAPS["torch-tvl1"].available:
+        pytest.skip(CAPS["torch-tvl1"].reason)
+    flow = FLOWS.load("torch-tvl1")(device="cpu")
+    curr = warp_by_flow(face, smooth_field(face.shape, 1.0, seed=7, scale=0.3))
+    batch = flow.compute_batch(np.stack([face, face]), np.stack([curr, face]))
+    assert batch.shape == (2, *face.shape, 2)
+    assert np.abs(batch[0] - flow.compute(face, curr)).mean() < 0.01
