@@ -88,7 +88,7 @@ def test_labels_subjects_counts(prepared, ds):
     assert meta["labels"] == list(names)
     if ds == "casme2":  # 'others' is prepared (for other class maps) but not in the composite's labels
         assert meta["counts"]["excluded"] == {"others": 1}
-        assert "not in the class map: 1 others" in p["lines"][-1]
+        assert "not in the class map: 1 others" in next(x for x in p["lines"] if x.startswith("prepared "))
 
 
 @pytest.mark.parametrize("ds", list(PLANS))
@@ -212,7 +212,8 @@ def test_bad_input_gives_one_line(prepared, tmp_path, capsys):
         "skipped casme2 sub02/EP01_11f: no face found on the onset frame (use --face auto or full for "
         "face-cropped releases)",
     ]
-    assert len(res.records) == 2 and "2 while preparing" in lines[-1]
+    assert len(res.records) == 2 and "2 while preparing" in next(x for x in lines if x.startswith("prepared "))
+    assert lines[-1].startswith("warning: class(es) positive, surprise of class map composite have no clip")
     res = prepare(_cfg("casme2", raw, tmp_path / "auto", flow="cpu-dis"), warn=lambda line: None)
     assert {r["sample"]: r["face"] for r in res.records}["EP01_11f"] == "full"
 
