@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from sofp.runtime.errors import UsageError
 from sofp.training.raw.base import Clip, ReadReport, ReadResult, check_clip, require_dir
 from sofp.training.raw.class_maps import canonical_emotion
 from sofp.training.raw.coded import DatasetReader, find_frame_root
@@ -33,9 +34,12 @@ class SmicReader(DatasetReader):
     name = "smic"
     title = "SMIC-HS"
 
-    def __init__(self, *, frames: str | Path | None = None, prefix: str | None = None) -> None:
+    def __init__(self, *, frames: str | Path | None = None, prefix: str | None = None,
+                 sheet: str | Path | None = None) -> None:
         """``frames``: the folder holding s1, s2, ... (default: found); ``prefix``: only frame files
-        starting with it."""
+        starting with it. SMIC-HS has no coding sheet: ``sheet`` is refused."""
+        if sheet is not None:
+            raise UsageError("SMIC-HS is read from its folders (emotion = folder name); it takes no --sheet")
         self.frames = frames
         self.prefix = prefix
 
