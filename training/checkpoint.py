@@ -107,7 +107,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         model = build_model(meta["model_name"], **meta["model_config"])
     except SofpError as exc:
         raise UsageError(f"{path}: {exc}") from None
-    result = model.load_state_dict(obj["state_dict"], strict=False)
+    try:
+        result = model.load_state_dict(obj["state_dict"], strict=False)
+    except RuntimeError:
+        raise UsageError(f"{path}: weights do not fit model {meta['model_name']!r} with its recorded config "
+                         "(tensor shapes differ)") from None
     if result.missing_keys or result.unexpected_keys:
         raise UsageError(f"{path}: weights do not fit model {meta['model_name']!r} "
                          f"(missing {len(result.missing_keys)}, unexpected {len(result.unexpected_keys)} tensors)")

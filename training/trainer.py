@@ -31,7 +31,7 @@ class TrainConfig:
 
     model: str = "sofp"
     model_config: dict = field(default_factory=dict)
-    epochs: int = 40
+    epochs: int = 30
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 0.05

@@ -32,4 +32,5 @@ def model_config(name: str, **config: Any):
 
 def build_model(name: str, **config: Any) -> nn.Module:
     """Build ``name`` with its config overrides. Input (N, 3, 28, 28) in [0, 1] -> logits (N, C)."""
-    return MODELS[name][0](model_config(name, **config))
+    cfg = model_config(name, **config)
+    return MODELS[name][0](cfg)
