@@ -1,4 +1,4 @@
-"""``sofp-train`` (also ``python -m sofp.training``): LOSO evaluation, a fixed split, and the deployable model.
+"""sofp-train (also python -m sofp.training): LOSO evaluation, a fixed split, and the deployable model.
 
     sofp-train loso  --data ../shared/data/composite --model sofp --seed 0 --out runs/loso-sofp
     sofp-train split --data DIR --test-fraction 0.2 --out runs/split
@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
@@ -29,11 +28,11 @@ from sofp.training.metrics import summarise
 from sofp.training.plots import plot_confusion
 from sofp.training.trainer import TrainConfig, train_groups, unstack
 
-# Extra subcommands (e.g. ``prepare`` from sofp.training.raw) register here: name -> (add_parser, run).
-EXTRA_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
-from sofp.training.raw.commands import COMMANDS as _RAW_COMMANDS  # noqa: E402  (prepare, merge, protocol)
-
-EXTRA_COMMANDS.update(_RAW_COMMANDS)
+RAW_HELP = {
+    "prepare": "raw dataset (CASME II, SAMM, SMIC, CAS(ME)^3, DFME) -> flow images + labels.csv",
+    "merge": "merge prepared datasets into one composite folder",
+    "protocol": "run a dataset's evaluation protocol (LOSO per dataset, composite, DFME 10-fold)",
+}
 
 
 def _parse_value(text: str):
@@ -188,8 +187,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     common(p)
     p.add_argument("--scores", help="a LOSO result.json of this configuration to record in the checkpoint")
     p.set_defaults(run=cmd_all)
-    for name, (add, run) in EXTRA_COMMANDS.items():
-        p = sub.add_parser(name)
+    from sofp.training.raw.commands import COMMANDS
+
+    for name, (add, run) in COMMANDS.items():
+        p = sub.add_parser(name, help=RAW_HELP.get(name))
         add(p)
         p.set_defaults(run=run)
     return parser.parse_args(argv)
