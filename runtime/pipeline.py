@@ -49,8 +49,12 @@ class PipelineConfig:
     backend / model: inference backend name ("auto", "onnxruntime", ...) or object; model file
     (None: the built-in checkpoint). threads: intra-op threads of the inference backend.
     fps: override of the stream's rate (frames/s); None = the source's, else measured.
-    face / aligner: ready objects (tests pass fakes); None = runtime.face defaults.
-    stabilise: register each crop to its reference before flow (removes head motion).
+    face / aligner: ready objects (tests pass fakes); None = runtime.face defaults (the aligner
+    registers the apex crop to the onset crop before the feature flow).
+    motion_align: Stabiliser method for the per-frame motion signal ("robust": sub-pixel head
+    translation removed before the flow; DIS misreads an unremoved 0.3 px shift as ~0.2 px of
+    texture-dependent motion, as large as a micro-expression's signal).
+    stabilise: False turns every alignment off.
     """
 
     flow: Any = "auto"
@@ -66,6 +70,7 @@ class PipelineConfig:
     spot: SpotConfig = field(default_factory=SpotConfig)
     face: Any = None
     aligner: Any = None
+    motion_align: str = "robust"
     stabilise: bool = True
 
 
@@ -97,10 +102,10 @@ def _default_face() -> Callable[[np.ndarray], Any]:
     return FaceCropper()
 
 
-def _default_aligner() -> Any:
+def _default_aligner(method: str | None = None) -> Any:
     from sofp.runtime.face import Stabiliser
 
-    return Stabiliser()
+    return Stabiliser(method) if method else Stabiliser()
 
 
 class Pipeline:
@@ -117,6 +122,12 @@ class Pipeline:
         self.config = c = config or PipelineConfig()
         self.face = c.face if c.face is not None else _default_face()
         self.aligner = (c.aligner if c.aligner is not None else _default_aligner()) if c.stabilise else None
+        if not c.stabilise or c.motion_align == "none":
+            self.motion_aligner = None
+        elif c.aligner is not None:
+            self.motion_aligner = c.aligner
+        else:
+            self.motion_aligner = _default_aligner(c.motion_align)
         if isinstance(c.flow, str):
             flow_name, flow_why = resolve_flow(c.flow)
         else:
@@ -199,6 +210,23 @@ class Pipeline:
                 return i, self._ring[i]
         return None
 
+    def _geometry(self, box: Any) -> tuple[int, int, int] | None:
+        """Integer frame rectangle (x0, y0, side) the face cropper cuts for ``box``."""
+        margin = getattr(self.face, "margin", None)
+        if margin is None or box is None:
+            return None
+        side = box.side * (1.0 + margin)
+        return round(box.cx - side / 2), round(box.cy - side / 2), round(side)
+
+    def _crop_like(self, image: np.ndarray, box: Any, entry: _Entry) -> np.ndarray:
+        """This frame cut at ``box``; its own crop when the cut would be the same pixels."""
+        if _same_box(box, entry.box):
+            return entry.gray
+        g = self._geometry(box)
+        if g is not None and g == self._geometry(entry.box):
+            return entry.gray
+        return self._crop_at(image, box, entry.gray)
+
     def _crop_at(self, image: np.ndarray, box: Any, fallback: np.ndarray) -> np.ndarray:
         """The face crop of ``image`` (BGR or grey) at ``box``, cut like the face cropper cuts it
         (side = box side x (1 + margin), resized to the crop size); ``fallback`` for croppers
@@ -223,10 +251,11 @@ class Pipeline:
         interp = cv2.INTER_AREA if s > size else cv2.INTER_LINEAR
         return cv2.resize(gray, (size, size), interpolation=interp)
 
-    def _align(self, reference: np.ndarray, gray: np.ndarray) -> np.ndarray:
-        if self.aligner is None:
+    def _align(self, reference: np.ndarray, gray: np.ndarray, aligner: Any = None) -> np.ndarray:
+        aligner = aligner if aligner is not None else self.aligner
+        if aligner is None:
             return gray
-        align = getattr(self.aligner, "align", self.aligner)
+        align = getattr(aligner, "align", aligner)
         return align(reference, gray)
 
     def feed(self, frame: Any) -> list[Event]:
@@ -270,9 +299,9 @@ class Pipeline:
             ref_index, ref = found
             ta = time.perf_counter()
             # cut this frame with the reference's box: box jitter and re-detections are not motion
-            cur = entry.gray if _same_box(ref.box, entry.box) else self._crop_at(frame.image, ref.box, entry.gray)
+            cur = self._crop_like(frame.image, ref.box, entry)
             entry.ref_index, entry.at_ref = ref_index, cur
-            aligned = self._align(ref.gray, cur)
+            aligned = cur if self.motion_aligner is None else self._align(ref.gray, cur, self.motion_aligner)
             tb = time.perf_counter()
             flow = self.motion_flow.compute(self._small(ref), self._resize(aligned))
             magnitude = motion_magnitude(flow, self.config.top_fraction)
@@ -284,7 +313,7 @@ class Pipeline:
         td = time.perf_counter()
         interval = spotter.update(frame.index, float(frame.timestamp), magnitude)
         tel.magnitude = magnitude
-        tel.threshold = spotter.thresholds()[0]
+        tel.threshold = spotter.last_thresholds[0]
         tel.state = spotter.state
         stages["spot"] = 1000 * (time.perf_counter() - td)
         events: list[Event] = []

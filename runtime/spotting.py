@@ -22,16 +22,19 @@ The rule
 Adaptive hysteresis thresholds from the recent quiet samples (last ``window_s``):
 ``on = median + max(k_on * 1.4826 * MAD, floor_on)``, ``off = median + max(k_off * 1.4826 * MAD, floor_off)``
 (1.4826 MAD estimates the noise's standard deviation). A candidate starts when the signal exceeds
-``on``; its onset is the foot of the rise (the latest earlier frame at or below ``off``, moved
-back while the signal keeps falling); its offset is the quietest frame of the first run of
-``hold_s`` at or below ``off`` after it (shorter dips belong to the movement; the event is
-reported when the hold is over); its apex is the frame of the largest signal in between. It becomes a
-spotted interval when it lasted between ``min_duration_s`` and ``max_duration_s`` (micro-
-expressions: under 0.5 s) with at least two samples above ``off`` (one-sample spikes are noise at
-any frame rate). A candidate still above ``off`` after ``max_duration_s`` is a macro-expression or a
-pose change: it is dropped, and the spotter waits for the signal to fall (or ``settle_s``) before
-restarting the reference. All durations are seconds, converted with the stream's real fps and
-checked on capture timestamps, never fixed frame counts.
+``on``; its onset is the foot of the rise (the latest earlier frame at or below ``off``, moved back
+while the signal keeps falling); its offset is the quietest frame of the first run of ``hold_s`` at
+or below ``off`` after it (shorter dips belong to the movement, and within the hold only a rise past
+(on + off) / 2 resumes it; the event is reported when the hold is over); its apex is the frame of
+the largest signal in between. It becomes a spotted interval when it lasted between
+``min_duration_s`` and ``max_duration_s`` (micro-expressions: under 0.5 s), measured from its first
+to its last sample above ``off``, with at least two such samples (one-sample spikes are noise at any
+frame rate). The signal is first smoothed by a centred moving average over ``smooth_s`` (3 samples
+at 100 frames/s, none at 30), which halves the frame-to-frame flow noise for a 10 ms delay. A
+candidate above ``off`` for longer than ``max_duration_s`` is a macro-expression or a pose change:
+it is dropped, and the spotter waits for the signal to fall (or ``settle_s``) before restarting the
+reference. All durations are seconds, converted with the stream's real fps and checked on capture
+timestamps, never fixed frame counts.
 """
 
 from __future__ import annotations
@@ -53,18 +56,19 @@ class SpotConfig:
     reference_lag_s: float = 0.3  # how far back the quiet-time reference trails the current frame
     window_s: float = 2.0  # recent quiet history the thresholds are estimated from
     warmup_s: float = 0.3  # quiet history needed before anything is spotted
-    k_on: float = 8.0  # start threshold: median + k_on robust sigmas ...
+    k_on: float = 6.0  # start threshold: median + k_on robust sigmas ...
     k_off: float = 3.0  # ... end threshold: median + k_off robust sigmas
-    floor_on: float = 0.05  # ... but never closer than this to the median (px)
+    floor_on: float = 0.03  # ... but never closer than this to the median (px)
     floor_off: float = 0.02  # (px)
     hold_s: float = 0.05  # the signal must stay at or below ``off`` this long to end a movement
+    smooth_s: float = 0.03  # centred moving average over this long (>= 1 sample) before spotting
     min_duration_s: float = 0.04
     max_duration_s: float = 0.5  # micro-expressions last under half a second
     settle_s: float = 1.0  # after a too-long candidate, restart the reference at the latest after this
 
     def __post_init__(self) -> None:
-        if self.hold_s < 0:
-            raise ValueError(f"SpotConfig.hold_s must be >= 0, got {self.hold_s}")
+        if self.hold_s < 0 or self.smooth_s < 0:
+            raise ValueError(f"SpotConfig.hold_s and smooth_s must be >= 0, got {self.hold_s}, {self.smooth_s}")
         for name in ("reference_lag_s", "window_s", "max_duration_s", "settle_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"SpotConfig.{name} must be > 0, got {getattr(self, name)}")
@@ -140,7 +144,11 @@ class Spotter:
         # Longest look-back a caller must keep crops for (frames): lag, or a frozen onset reference.
         self.history_frames = self.lag + math.ceil((c.max_duration_s + c.hold_s + c.settle_s) * self.fps) + 2
         self._quiet: deque[float] = deque(maxlen=n_window)
+        n_smooth = max(1, round(c.smooth_s * self.fps))
+        self._raw: deque[tuple[int, float, float]] = deque(maxlen=n_smooth)
+        self.delay = (n_smooth - 1) // 2  # frames the spotted indices lag the latest sample
         self._recent: deque[tuple[int, float, float]] = deque(maxlen=self.history_frames)
+        self._on = self._off = math.inf
         self.reset()
         self._quiet.clear()
 
@@ -155,6 +163,8 @@ class Spotter:
         self._quiet_start: tuple[int, float, float] | None = None
         self._long_since = 0.0
         self._recent.clear()
+        if hasattr(self, "_raw"):
+            self._raw.clear()
 
     def reference_for(self, index: int) -> int:
         """The frame index that frame ``index``'s motion must be measured against."""
@@ -175,16 +185,28 @@ class Spotter:
         return med + max(c.k_on * sigma, c.floor_on), med + max(c.k_off * sigma, c.floor_off)
 
     @property
+    def last_thresholds(self) -> tuple[float, float]:
+        """The (on, off) thresholds used for the latest sample (px; inf before the first)."""
+        return self._on, self._off
+
+    @property
     def warmed_up(self) -> bool:
         return len(self._quiet) >= self.min_quiet
 
     def update(self, index: int, timestamp: float, magnitude: float) -> SpottedInterval | None:
         """Add frame ``index``'s motion sample (px) taken at ``timestamp`` (s)."""
         c = self.config
-        sample = (int(index), float(timestamp), float(magnitude))
         if self._reset_index is None:
             self._reset_index = index
+        self._raw.append((int(index), float(timestamp), float(magnitude)))
+        if len(self._raw) < (self._raw.maxlen or 1):
+            return None
+        mid = self._raw[-1 - self.delay]
+        magnitude = sum(s[2] for s in self._raw) / len(self._raw)
+        index, timestamp = mid[0], mid[1]
+        sample = (index, timestamp, magnitude)
         on, off = self.thresholds()
+        self._on, self._off = on, off
         out = None
         if self.state == self.QUIET:
             # the onset must be a quiet frame seen since the last reset (not so right after a gap)
@@ -197,12 +219,16 @@ class Spotter:
                 self._candidate = [s for s in self._recent if s[0] > onset[0]] + [sample]
                 self._on_at_start = on
                 self._off_at_start = off
+                self._first_moving = next(s[1] for s in self._candidate if s[2] > off)
                 self.state = self.ACTIVE
             elif magnitude <= on:
                 self._quiet.append(magnitude)
         elif self.state == self.ACTIVE:
             assert self._onset is not None
-            if magnitude <= off:  # falling back: the offset once it stays quiet for hold_s
+            # falling back: the offset once it stays quiet for hold_s; within the hold only a
+            # rise past the middle of the two thresholds resumes the movement (a noise blip does not)
+            resume = off if self._quiet_start is None else 0.5 * (on + off)
+            if magnitude <= resume:
                 if self._quiet_start is None:
                     self._quiet_start = sample
                     self._quiet_min = sample
@@ -211,7 +237,7 @@ class Spotter:
                 if timestamp - self._quiet_start[1] >= c.hold_s:
                     out = self._finish(self._quiet_min)
                     self._restart(index)
-            elif timestamp - self._onset[1] > c.max_duration_s + 2.0 / self.fps:
+            elif timestamp - self._first_moving + 1.0 / self.fps > c.max_duration_s:
                 self.state, self._long_since = self.LONG, timestamp
                 self._candidate, self._quiet_start = [], None
             else:  # still moving (a dip shorter than hold_s is part of the movement)
@@ -247,10 +273,13 @@ class Spotter:
         c = self.config
         assert self._onset is not None
         onset, inside = self._onset, self._candidate
-        duration = offset[1] - onset[1]
-        moving = sum(1 for s in inside if s[2] > self._off_at_start)
-        # onset and offset are the quiet frames around the movement: allow them one frame each
-        if moving < 2 or not (c.min_duration_s <= duration <= c.max_duration_s + 2.0 / self.fps):
+        moving = [s for s in inside if s[2] > self._off_at_start]
+        if len(moving) < 2:
+            return None
+        # the movement itself: from the first to the last sample above ``off`` (onset and offset
+        # are the quiet frames around it, a little outside)
+        duration = moving[-1][1] - moving[0][1] + 1.0 / self.fps
+        if not c.min_duration_s <= duration <= c.max_duration_s:
             return None
         apex = max(inside, key=lambda s: s[2])
         return SpottedInterval(

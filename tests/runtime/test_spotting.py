@@ -43,7 +43,8 @@ def test_finds_injected_intervals_at_any_frame_rate(fps):
     for s, (o, a, f) in zip(found, truth, strict=True):
         assert abs(s.apex - a) <= max(1, round(0.02 * fps))
         hold = round(SpotConfig().hold_s * fps) + 1  # the offset is the quietest frame of the hold
-        assert o - 1 <= s.onset <= a and a <= s.offset <= f + hold
+        slack = max(1, round(0.05 * fps))  # onset: the foot of the rise, found in noise
+        assert o - slack <= s.onset <= a and a <= s.offset <= f + hold
         assert s.onset_time == pytest.approx(s.onset / fps)
         assert s.magnitude > 0.8
 
@@ -76,7 +77,7 @@ def _threshold_after(sig, fps):
 
 def test_reference_trails_then_freezes_at_onset_then_restarts():
     fps = 50.0
-    spotter = Spotter(fps, SpotConfig(reference_lag_s=0.2, hold_s=0.05))
+    spotter = Spotter(fps, SpotConfig(reference_lag_s=0.2, hold_s=0.05, smooth_s=0.0))
     lag = spotter.lag
     assert lag == 10
     assert spotter.reference_for(0) == 0
@@ -84,7 +85,7 @@ def test_reference_trails_then_freezes_at_onset_then_restarts():
         assert spotter.reference_for(i) == max(0, i - lag)
         spotter.update(i, i / fps, 0.01)
     on, off = spotter.thresholds()
-    assert on == pytest.approx(0.06) and off == pytest.approx(0.03)  # constant noise: the floors hold
+    assert on == pytest.approx(0.04) and off == pytest.approx(0.03)  # constant noise: the floors hold
     # a movement: rises from frame 40, peaks at 44, back to quiet at 51; the hold (0.05 s) ends at 54
     rise_fall = [0.05, 0.3, 0.6, 0.9, 1.0, 0.8, 0.6, 0.4, 0.2, 0.1, 0.04, 0.01, 0.01, 0.01, 0.01]
     got = []
@@ -134,7 +135,7 @@ def test_durations_use_timestamps_not_frame_counts():
     keep = np.arange(0, len(sig), 2)
     found = spot_signal(sig[keep], fps, timestamps=keep / fps)
     assert len(found) == 1
-    assert found[0].duration == pytest.approx(0.3, abs=0.03)
+    assert found[0].duration == pytest.approx(0.3, abs=0.08)  # (frame counts would give ~0.15)
 
 
 def test_scoring_follows_megc_iou_rule():
