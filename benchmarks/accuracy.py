@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         variants = {k: TrainConfig(**{**v.to_dict(), "epochs": args.epochs}) for k, v in variants.items()}
     plan = {name: args.seeds if name in MODELS else args.seeds[: args.ablation_seeds] for name in variants}
     jobs = [(args.data, variants[name].to_dict(), seed, runs / f"{name}-seed{seed}", args.chunk)
-            for seed in args.seeds for name in variants if seed in plan[name]]
+            for name in variants for seed in plan[name]]
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         done = list(tqdm(pool.map(_one_run, jobs), total=len(jobs), desc="LOSO runs", unit="run"))
     by_job = {(job[3].name): r for job, r in zip(jobs, done, strict=True)}
