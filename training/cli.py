@@ -133,10 +133,28 @@ def cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def loso_scores(paths: list[Path]) -> dict:
+    """Honest LOSO scores of one configuration over seeds, from ``sofp-train loso`` result files."""
+    runs = []
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"--scores: no LOSO result at {path}")
+        runs.append(json.loads(path.read_text()))
+    honest = [r["honest"] for r in runs]
+    return {
+        "protocol": "68-fold LOSO, fixed schedule, final-epoch EMA weights, mirror test-time averaging",
+        "seeds": [r["seed"] for r in runs],
+        "uf1": [h["uf1"] for h in honest], "uar": [h["uar"] for h in honest],
+        "uf1_mean": float(np.mean([h["uf1"] for h in honest])), "uar_mean": float(np.mean([h["uar"] for h in honest])),
+        "per_dataset": {ds: {m: float(np.mean([h["per_dataset"][ds][m] for h in honest])) for m in ("uf1", "uar")}
+                        for ds in honest[0].get("per_dataset", {})},
+    }
+
+
 def cmd_all(args: argparse.Namespace) -> int:
     cfg = build_train_config(args)
     data = load_data(args)
-    scores = json.loads(Path(args.scores).read_text()) if args.scores else {}
+    scores = loso_scores([Path(s) for s in args.scores]) if args.scores else {}
     train = np.arange(len(data))
     res, images = _fit_one(cfg, data, train, args.seed, resolve_device(args.device))
     model = unstack(cfg, res, 0, len(data.label_names))
@@ -185,7 +203,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.set_defaults(run=cmd_split)
     p = sub.add_parser("all", help="train on all data and write the deployable checkpoint (best.pt)")
     common(p)
-    p.add_argument("--scores", help="a LOSO result.json of this configuration to record in the checkpoint")
+    p.add_argument("--scores", nargs="+", metavar="RESULT.json",
+                   help="LOSO result.json files of this configuration (one per seed) to record in the checkpoint")
     p.set_defaults(run=cmd_all)
     from sofp.training.raw.commands import COMMANDS
 
