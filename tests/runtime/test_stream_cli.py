@@ -103,8 +103,12 @@ def test_script_runs_from_the_repository_root(small_model, tmp_path):
     import os
 
     env = {**os.environ, **env}
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
     r = subprocess.run([sys.executable, "runtime/stream.py", "--demo", "--model", str(small_model), "--max-frames",
-                        "30", "--out", str(tmp_path / "o"), "--quiet", "--events", str(tmp_path / "e.jsonl"),
-                        "--backend", "torch"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+                        "30", "--out", str(tmp_path / "o"), "--events", str(tmp_path / "e.jsonl"),
+                        "--backend", "torch", "--show"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "e.jsonl").exists()
+    assert "--show: no $DISPLAY (headless machine); continuing without a window" in r.stderr
+    assert "done: 30 frames" in r.stderr
