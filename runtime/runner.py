@@ -46,6 +46,7 @@ class StreamConfig:
     retries: int = 5
     backoff_s: float = 0.5
     quiet: bool = False
+    cv_threads: int | None = 1  # OpenCV worker threads (None: OpenCV's default)
 
 
 def _log(config: StreamConfig, msg: str) -> None:
@@ -153,6 +154,12 @@ def run_stream(config: StreamConfig) -> int:
     record = config.record or (str(out_dir / "demo_annotated.mp4") if demo and out_dir else None)
     events_path = config.events or (str(out_dir / "events.jsonl") if demo and out_dir else None)
 
+    if config.cv_threads is not None:
+        import cv2
+
+        # the per-frame work is on 112 px crops: worker threads add wake-up latency and compete with
+        # the capture thread more than they split the work (benchmarks/results/latency.md: 1 thread)
+        cv2.setNumThreads(int(config.cv_threads))
     source = _open(config)
     pipeline: Pipeline | None = None
     writers: list[Any] = []

@@ -39,6 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="inference backend")
     p.add_argument("--model", metavar="PATH", help="checkpoint .pt, .onnx or TensorRT engine (default: built-in)")
     p.add_argument("--threads", type=int, default=1, help="inference threads on the CPU (default 1)")
+    p.add_argument("--cv-threads", type=int, default=1,
+                   help="OpenCV worker threads (default 1: the per-frame work is small; 0: OpenCV's default)")
     p.add_argument("--events", metavar="FILE", help="write events as JSON Lines here (default: stdout)")
     p.add_argument("--telemetry", metavar="FILE", help="per-frame JSON Lines: stage timings (ms), motion, state")
     p.add_argument("--show", action="store_true", help="show the annotated stream in a window")
@@ -67,12 +69,15 @@ def config_from_args(a: argparse.Namespace) -> StreamConfig:
             raise UsageError(f"--{name.replace('_', '-')} {v}: must be a positive integer")
     if a.fps is not None and not a.fps > 0:
         raise UsageError(f"--fps {a.fps}: must be a positive number of frames/s")
+    if a.cv_threads < 0:
+        raise UsageError(f"--cv-threads {a.cv_threads}: must be >= 0 (0: OpenCV's default)")
     if a.retries < 0:
         raise UsageError(f"--retries {a.retries}: must be >= 0")
     pipeline = PipelineConfig(flow=a.flow, backend=a.backend, model=a.model, threads=a.threads)
     return StreamConfig(source=source, width=a.width, height=a.height, fps=a.fps, pipeline=pipeline,
                         events=a.events, telemetry=a.telemetry, show=a.show, record=a.record, out_dir=a.out,
-                        max_frames=a.max_frames, retries=a.retries, quiet=a.quiet)
+                        max_frames=a.max_frames, retries=a.retries, quiet=a.quiet,
+                        cv_threads=None if a.cv_threads == 0 else a.cv_threads)
 
 
 def main(argv: list[str] | None = None) -> int:
