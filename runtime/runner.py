@@ -280,9 +280,22 @@ def _finish_demo(config: StreamConfig, source: Any, out_dir: Path, trace: list, 
         title=f"demo: astronaut face, {len(truth)} injected micro-movements, {len(events)} spotted "
               f"(F1 at IoU>=0.5: {score.f1:.2f}); flow {pipeline.report['flow']['chosen']}, "
               f"backend {pipeline.report['inference']['chosen']}")
+    from sofp.runtime.spotting import interval_iou
+
+    matched = []
+    for t in truth:
+        best = max(events, key=lambda e: interval_iou((e.onset_frame, e.offset_frame), (t.onset, t.offset)),
+                   default=None)
+        iou = interval_iou((best.onset_frame, best.offset_frame), (t.onset, t.offset)) if best else 0.0
+        matched.append({"kind": t.kind, "iou": round(iou, 3), "label": best.label if best and iou >= 0.5 else None,
+                        "confidence": round(best.confidence, 4) if best and iou >= 0.5 else None})
     result = {"truth": [{"onset": t.onset, "apex": t.apex, "offset": t.offset, "kind": t.kind} for t in truth],
+              "matched": matched,
               "spotted": [e.to_dict() for e in events],
               "spotting": {"tp": score.tp, "fp": score.fp, "fn": score.fn, "f1": score.f1, "iou": 0.5}}
     (out_dir / "demo_result.json").write_text(json.dumps(result, indent=2) + "\n")
+    _log(config, "demo: " + "; ".join(
+        f"{m['kind']} -> {m['label']} {m['confidence']:.2f}" if m["label"] else f"{m['kind']} -> not spotted"
+        for m in matched))
     _log(config, f"demo: spotted {len(events)} of {len(truth)} injected movements, F1 (IoU >= 0.5) {score.f1:.2f}; "
                  f"trace {png}, result {out_dir / 'demo_result.json'}")
