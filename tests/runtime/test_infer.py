@@ -175,3 +175,163 @@ def test_tensorrt_backend_runs_where_tensorrt_exists():
     if not ok:
         pytest.skip(f"TensorRT not available here: {reason}")
     pytest.skip("needs a TensorRT engine built on this GPU (python export/to_trt.py)")
+
+
+# ------------------------------------------------------------------ TensorRT: the wiring, with fakes
+class _FakeCuda:
+    """numpy-backed stand-in for the cuda-python/pycuda adapter: device pointers index a dict."""
+
+    def __init__(self, gpu=("NVIDIA Fake GPU", "8.9")) -> None:
+        self.gpu, self.mem, self.freed = gpu, {}, False
+
+    def device(self):
+        return self.gpu
+
+    def stream(self):
+        return 7
+
+    def stream_handle(self, stream):
+        return stream
+
+    def host(self, shape, dtype):
+        return np.zeros(shape, dtype), None
+
+    def device_alloc(self, nbytes):
+        ptr = 1000 + len(self.mem)
+        self.mem[ptr] = np.zeros(nbytes, np.uint8)
+        return ptr
+
+    def ptr(self, dev):
+        return int(dev)
+
+    def htod(self, dev, host, nbytes, stream):
+        self.mem[dev][:nbytes] = host.view(np.uint8).ravel()[:nbytes]
+
+    def dtoh(self, host, dev, nbytes, stream):
+        host.view(np.uint8).ravel()[:nbytes] = self.mem[dev][:nbytes]
+
+    def sync(self, stream):
+        pass
+
+    def free(self, host_ptrs, dev_ptrs, stream):
+        self.freed = True
+
+
+def _fake_trt(cuda: _FakeCuda, calls: list):
+    import types
+
+    trt = types.ModuleType("tensorrt")
+    trt.__version__ = "10.3.0.26"
+    trt.nptype = lambda dt: dt
+
+    class Logger:
+        WARNING = 2
+
+        def __init__(self, level):
+            pass
+
+    class TensorIOMode:
+        INPUT, OUTPUT = "in", "out"
+
+    class Context:
+        def __init__(self):
+            self.addr, self.shape = {}, None
+
+        def set_input_shape(self, name, shape):
+            calls.append(("shape", name, tuple(shape)))
+            self.shape = tuple(shape)
+
+        def set_tensor_address(self, name, ptr):
+            self.addr[name] = ptr
+
+        def execute_async_v3(self, stream):
+            n = self.shape[0]
+            x = cuda.mem[self.addr["input"]][: n * 3 * 28 * 28 * 4].view(np.float32).reshape(n, 3, 28, 28)
+            logits = (x.mean(axis=(2, 3)) * 10).astype(np.float32)
+            cuda.mem[self.addr["logits"]][: logits.nbytes] = logits.view(np.uint8).ravel()
+            calls.append(("execute", stream))
+            return True
+
+    class Engine:
+        num_io_tensors = 2
+
+        def get_tensor_name(self, i):
+            return ("input", "logits")[i]
+
+        def get_tensor_mode(self, name):
+            return TensorIOMode.INPUT if name == "input" else TensorIOMode.OUTPUT
+
+        def get_tensor_shape(self, name):
+            return (-1, 3, 28, 28) if name == "input" else (-1, 3)
+
+        def get_tensor_profile_shape(self, name, profile):
+            return [(1, 3, 28, 28), (4, 3, 28, 28), (8, 3, 28, 28)]
+
+        def get_tensor_dtype(self, name):
+            return np.float32
+
+        def create_execution_context(self):
+            return Context()
+
+    class Runtime:
+        def __init__(self, logger):
+            pass
+
+        def deserialize_cuda_engine(self, data):
+            return Engine() if data.startswith(b"PLAN") else None
+
+    trt.Logger, trt.TensorIOMode, trt.Runtime = Logger, TensorIOMode, Runtime
+    return trt
+
+
+def _engine_file(tmp_path, gpu="NVIDIA Fake GPU", cc="8.9", trt_version="10.3.0", plan=b"PLAN fake"):
+    from sofp.export.sidecar import io_entry, make_sidecar, write_sidecar
+    from sofp.runtime.features import INPUT_SPEC
+
+    path = tmp_path / "m.fp16.b1-4-8.gpu.engine"
+    path.write_bytes(plan)
+    write_sidecar(path, make_sidecar(
+        path, kind="tensorrt", role="whole", inputs=[io_entry("input", ["batch", 3, 28, 28], "float32")],
+        outputs=[io_entry("logits", ["batch", 3], "float32")], labels=LABELS, input_spec=INPUT_SPEC,
+        model={"name": "sofp", "config": {}}, source={"checkpoint": "m.pt", "checkpoint_sha256": "0" * 64,
+                                                      "onnx": "m.onnx", "onnx_sha256": "0" * 64},
+        opset=17, precision="fp16", batch={"dynamic": True, "min": 1, "opt": 4, "max": 8},
+        versions={"torch": None, "onnx": None, "onnxruntime": None, "tensorrt": trt_version, "sofp": None},
+        parity=None, device={"gpu": gpu, "compute_capability": cc, "jetson": None, "dla_core": None}))
+    return path
+
+
+@pytest.fixture
+def fake_tensorrt(monkeypatch):
+    import sofp.runtime.infer.tensorrt as trt_backend
+
+    cuda, calls = _FakeCuda(), []
+    monkeypatch.setitem(sys.modules, "tensorrt", _fake_trt(cuda, calls))
+    monkeypatch.setattr(trt_backend, "cuda_api", lambda: cuda)
+    return trt_backend, cuda, calls
+
+
+def test_tensorrt_backend_wiring_with_fakes(fake_tensorrt, tmp_path):
+    trt_backend, cuda, calls = fake_tensorrt
+    x = np.random.default_rng(0).random((10, 3, 28, 28), dtype=np.float32)
+    with trt_backend.TensorRTBackend(_engine_file(tmp_path)) as b:
+        assert (b.min_batch, b.max_batch) == (1, 8) and b.labels == LABELS
+        p = b.predict(x)
+    np.testing.assert_allclose(p, softmax(x.mean(axis=(2, 3)) * 10), atol=1e-6)
+    assert [c for c in calls if c[0] == "shape"] == [("shape", "input", (8, 3, 28, 28)),
+                                                     ("shape", "input", (2, 3, 28, 28))]
+    assert sum(c[0] == "execute" for c in calls) == 2 and cuda.freed
+
+
+def test_tensorrt_backend_refuses_foreign_engines(fake_tensorrt, tmp_path):
+    trt_backend, _, _ = fake_tensorrt
+    with pytest.raises(UsageError, match=r"compute capability 9\.0"):
+        trt_backend.TensorRTBackend(_engine_file(tmp_path, gpu="NVIDIA H100", cc="9.0"))
+    with pytest.raises(UsageError, match=r"TensorRT 8\.6\.1"):
+        trt_backend.TensorRTBackend(_engine_file(tmp_path, trt_version="8.6.1"))
+    with pytest.raises(SofpError, match="could not deserialise"):
+        trt_backend.TensorRTBackend(_engine_file(tmp_path, plan=b"garbage"))
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"x")
+    with pytest.raises(UsageError, match="needs an engine"):
+        trt_backend.TensorRTBackend(onnx)
