@@ -31,10 +31,16 @@ class TorchBackend(InferenceBackend):
 
     @classmethod
     def probe(cls) -> tuple[bool, str]:
-        try:
-            import torch
-        except ImportError as exc:
-            return False, f"torch is not installed ({exc}); install sofp-edge[training]"
+        """Whether torch is installed, without importing it (seconds, and the runtime's memory)
+        unless it already is."""
+        import importlib.util
+        import sys
+
+        if "torch" not in sys.modules and importlib.util.find_spec("torch") is None:
+            return False, "torch is not installed; install sofp-edge[training]"
+        torch = sys.modules.get("torch")
+        if torch is None:
+            return True, "torch installed (CUDA not probed until chosen)"
         if torch.cuda.is_available():
             return True, f"CUDA {torch.cuda.get_device_name(0)}"
         return True, "CPU only (no CUDA device)"

@@ -71,7 +71,9 @@ def test_runtime_import_does_not_pull_torch():
     import subprocess
 
     code = ("import sys; import sofp.runtime.infer, sofp.runtime.infer.onnxruntime, sofp.runtime.pipeline, "
-            "sofp.runtime.spotting, sofp.runtime.events; "
+            "sofp.runtime.spotting, sofp.runtime.events, sofp.runtime.runner; "
+            "from sofp.runtime.flow import FLOWS; from sofp.runtime.infer import INFERENCE; "
+            "FLOWS.capabilities(); INFERENCE.capabilities(); "
             "bad = [m for m in sys.modules if m.split('.')[0] == 'torch' or m.startswith('sofp.training')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
