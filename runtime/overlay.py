@@ -157,7 +157,8 @@ def save_trace_png(path: str | Path, times: Sequence[float], magnitudes: Sequenc
     top = np.nanmax(m) if np.isfinite(m).any() else 1.0
     for ev in events:
         ax.axvspan(ev.onset_time, ev.offset_time, color="#f90", alpha=0.25)
-        ax.annotate(f"{ev.label} {ev.confidence:.2f}", (ev.apex_time, top * 1.02), ha="center", fontsize=8)
+        ax.annotate(f"{ev.label} {ev.confidence:.2f}", (ev.apex_time, top * 1.1), ha="center", fontsize=8,
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#f90", "alpha": 0.9})
     for i, (on, off, kind) in enumerate(truth):
         ax.axvspan(on, off, ymin=0.0, ymax=0.06, color="#090", alpha=0.8,
                    label="true interval" if i == 0 else None)
@@ -166,9 +167,9 @@ def save_trace_png(path: str | Path, times: Sequence[float], magnitudes: Sequenc
         ax.plot([], [], color="#f90", alpha=0.4, lw=6, label="spotted interval")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("px")
-    ax.set_ylim(-0.14 * top, top * 1.15)
+    ax.set_ylim(-0.14 * top, top * 1.45)
     ax.set_title(title, fontsize=9)
-    ax.legend(loc="upper right", fontsize=7, ncol=2)
+    ax.legend(loc="upper left", fontsize=7, ncol=4, framealpha=0.9)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
