@@ -123,6 +123,7 @@ def bench_combo(frames: list[np.ndarray], fps: float, flow: str, backend: str, m
     n = len(frames)
     order = _pingpong(n, cfg.passes)
     totals: list[float] = []
+    cpu: list[float] = []
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
     event_ms: list[float] = []
     event_parts: list[dict] = []
@@ -133,13 +134,15 @@ def bench_combo(frames: list[np.ndarray], fps: float, flow: str, backend: str, m
         n_events = 0
         for k, i in enumerate(tqdm(order, desc=f"{flow} + {backend}", leave=False, mininterval=2)):
             frame = Frame(frames[i], k, k / fps)
-            t0 = time.perf_counter()
+            c0, t0 = time.thread_time(), time.perf_counter()
             evs = p.feed(frame)
             total = 1000 * (time.perf_counter() - t0)
+            cpu_ms = 1000 * (time.thread_time() - c0)
             if k < n:  # warm-up pass
                 continue
             tel = p.telemetry
             totals.append(total)
+            cpu.append(cpu_ms)
             for s in STAGES:
                 stages[s].append(tel.stages_ms[s])
             if evs:
@@ -151,6 +154,7 @@ def bench_combo(frames: list[np.ndarray], fps: float, flow: str, backend: str, m
         "flow": flow, "backend": backend, "model": chosen, "build_s": round(build_s, 3),
         "frames": int(t.size), "events": n_events,
         "total_ms": pct(t), "fps_at_median": float(1000 / np.median(t)), "fps_mean": float(1000 / t.mean()),
+        "cpu_ms": pct(cpu), "fps_at_cpu_median": float(1000 / np.median(cpu)),
         "stages_ms": {s: pct(v) for s, v in stages.items()},
         "event_frames_ms": pct(event_ms),
         "event_frame_parts_ms": {s: float(np.mean([e[s] for e in event_parts])) for s in STAGES} if event_parts else {},
@@ -276,14 +280,19 @@ def _md(doc: dict) -> str:
         "at the ~1 % of frames that end a movement also the feature flow (the FLOW column) on the crop, "
         "features and the model (BACKEND). Frame decoding is not timed.",
         "",
-        "| flow | backend | p50 ms | p95 | p99 | max | fps at p50 | fps mean | p99 without event frames | "
-        "event frame ms (mean) | events |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "Wall clock per frame (what a camera loop sees; on this shared machine it includes waiting for the CPU "
+        "while other jobs run) and CPU time of the pipeline's thread per frame (what the pipeline costs; "
+        "OpenCV, ONNX Runtime and torch run single-threaded in that thread):",
+        "",
+        "| flow | backend | wall p50 ms | p95 | p99 | max | fps at wall p50 | fps mean | wall p99 without event "
+        "frames | CPU p50 ms | CPU p99 | fps at CPU p50 | event frame ms (mean) | events |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["latency"]:
-        t = r["total_ms"]
+        t, c = r["total_ms"], r["cpu_ms"]
         lines.append(f"| {r['flow']} | {r['backend']} | {t['p50']:.2f} | {t['p95']:.2f} | {t['p99']:.2f} | "
                      f"{t['max']:.1f} | {r['fps_at_median']:.0f} | {r['fps_mean']:.0f} | {r['non_event_p99_ms']:.2f} | "
+                     f"{c['p50']:.2f} | {c['p99']:.2f} | {r['fps_at_cpu_median']:.0f} | "
                      f"{r['event_frames_ms'].get('mean', float('nan')):.1f} | {r['events']} |")
     lines += ["", "Per stage (ms; median / p99 over all timed frames; flow and infer include the event frames):", "",
               "| flow | backend | " + " | ".join(STAGES) + " |", "|---|---|" + "---|" * len(STAGES)]
@@ -296,8 +305,10 @@ def _md(doc: dict) -> str:
     tgt = doc.get("target")
     if tgt:
         lines += [f"Target (CPU flow + ONNX Runtime, this 2-core machine): median >= 200 frames/s and p99 <= 15 ms. "
-                  f"Measured for {tgt['combo']}: {tgt['fps_at_median']:.0f} frames/s at the median, p99 "
-                  f"{tgt['p99']:.2f} ms: {'met' if tgt['met'] else 'NOT met'}.", ""]
+                  f"Measured for {tgt['combo']}: wall clock {tgt['fps_at_median']:.0f} frames/s at the median, p99 "
+                  f"{tgt['p99']:.2f} ms ({'met' if tgt['met'] else 'NOT met'}); CPU time "
+                  f"{tgt['fps_at_cpu_median']:.0f} frames/s at the median, p99 {tgt['cpu_p99']:.2f} ms "
+                  f"({'met' if tgt['met_cpu'] else 'NOT met'}).", ""]
     lines += ["## Spotting", "",
               "F1 at IoU >= 0.5 (MEGC rule: a spotted interval matches a true one when their frame intervals' "
               "IoU >= 0.5; each true interval matches once).", "",
@@ -330,7 +341,8 @@ def run_latency(cfg: LatencyConfig) -> dict:
     cv2.setNumThreads(cfg.threads)
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     clip = make_demo_clip(seed=cfg.seed)
-    frames = [clip.frames[i] for i in tqdm(range(len(clip.frames)), desc="rendering the demo clip", leave=False)]
+    frames = [clip.frames[i] for i in tqdm(range(len(clip.frames)), desc="rendering the demo clip", leave=False,
+                                           mininterval=5)]
     with tempfile.TemporaryDirectory() as tmp:
         model, model_what = _model(cfg, Path(tmp))
         results = []
@@ -356,7 +368,9 @@ def run_latency(cfg: LatencyConfig) -> dict:
         best = ort_cpu[0]
         target = {"combo": f"{best['flow']} + onnxruntime", "fps_at_median": best["fps_at_median"],
                   "p99": best["total_ms"]["p99"],
-                  "met": bool(best["fps_at_median"] >= 200 and best["total_ms"]["p99"] <= 15)}
+                  "met": bool(best["fps_at_median"] >= 200 and best["total_ms"]["p99"] <= 15),
+                  "fps_at_cpu_median": best["fps_at_cpu_median"], "cpu_p99": best["cpu_ms"]["p99"],
+                  "met_cpu": bool(best["fps_at_cpu_median"] >= 200 and best["cpu_ms"]["p99"] <= 15)}
     doc = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "command": cfg.command,
         "machine": _machine(), "versions": _versions(), "loadavg_before": load_before,
