@@ -109,8 +109,13 @@ class CheckReport:
 
 
 def _constants(graph: onnx.GraphProto) -> set[str]:
+    """Build-time constants: initializers, Constant outputs, and Identity/Cast of constants (the parser
+    keeps those as weights; the exporter emits Identity for weights shared between modules)."""
     names = {init.name for init in graph.initializer}
     names |= {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    for n in graph.node:  # nodes are topologically sorted
+        if n.op_type in ("Identity", "Cast") and n.input and n.input[0] in names:
+            names.update(n.output)
     return names
 
 

@@ -118,3 +118,26 @@ def test_dla_fallback_is_reported(split_files):
     rep = check_model(enc)
     assert "Conv" not in rep.dla_fallback and "LayerNormalization" in rep.dla_fallback
     assert trt_ops.dla_fallback_ops({"Conv", "Relu", "x::Y"}) == ["x::Y"]
+
+
+def test_shared_weights_through_identity_are_constant(tmp_path):
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3], [0.1] * 108)
+    nodes = [helper.make_node("Identity", ["w"], ["w2"]), helper.make_node("Conv", ["input", "w2"], ["y"])]
+    out = _x("y", ("batch", 4, 26, 26))
+    ok = _save(tmp_path, nodes, [_x()], [out], inits=[w])
+    assert check_model(ok, ("trt8.6",)).ok("trt8.6")
+    wi = helper.make_tensor_value_info("wi", TensorProto.FLOAT, [4, 3, 3, 3])
+    bad = _save(tmp_path, [helper.make_node("Conv", ["input", "wi"], ["y"])], [_x(), wi], [out], name="b.onnx")
+    assert any("Conv" in p and "constant" in p for p in check_model(bad, ("trt8.6",)).problems["trt8.6"])
+
+
+def test_builtin_checkpoint_graphs_are_compatible(tmp_path):
+    from sofp.export.onnx_export import export_onnx
+    from sofp.training.checkpoint import BUILTIN_CHECKPOINT
+
+    if not BUILTIN_CHECKPOINT.is_file():
+        pytest.skip("built-in checkpoint not present")
+    for path in [p for p in export_onnx(BUILTIN_CHECKPOINT, tmp_path, split=True) if p.suffix == ".onnx"] + \
+            [export_onnx(BUILTIN_CHECKPOINT, tmp_path / "whole")[0]]:
+        rep = check_model(path, trt_ops.DEFAULT_TARGETS)
+        assert rep.ok(), rep.summary()
