@@ -8,6 +8,7 @@ published scripts do); it is optimistic by construction and always reported apar
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -55,8 +56,7 @@ def _fingerprint(data: FlowSet) -> dict:
 
 
 def hash_strings(items: tuple[str, ...]) -> str:
-    import hashlib
-
+    """Short stable hash of a list of names (the dataset's file list in a run's fingerprint)."""
     return hashlib.sha256("\n".join(items).encode()).hexdigest()[:16]
 
 
