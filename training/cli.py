@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import fields
@@ -83,7 +84,8 @@ def cmd_loso(args: argparse.Namespace) -> int:
     cfg = build_train_config(args)
     data = load_data(args)
     out = Path(args.out or f"runs/loso-{cfg.model}-seed{args.seed}")
-    res = run_loso(data, cfg, args.seed, out, chunk=args.chunk, device=resolve_device(args.device))
+    res = run_loso(data, cfg, args.seed, out, chunk=args.chunk, device=resolve_device(args.device),
+                   workers=args.workers)
     h, o = res["honest"], res["oracle"]
     print(f"{cfg.model} LOSO seed {args.seed}: honest UF1 {h['uf1']:.4f} UAR {h['uar']:.4f} acc {h['accuracy']:.4f} "
           f"| per-subject best epoch (optimistic) UF1 {o['uf1']:.4f} UAR {o['uar']:.4f} | {res['seconds']:.0f} s")
@@ -195,6 +197,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = sub.add_parser("loso", help="leave-one-subject-out evaluation (resumable)")
     common(p)
     p.add_argument("--chunk", type=int, default=17, help="folds trained together as one vectorised model (default 17)")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="CPU processes training chunks at once, one thread each (default: 2 or the core count)")
     p.set_defaults(run=cmd_loso)
     p = sub.add_parser("split", help="train on some subjects, test on the others")
     common(p)

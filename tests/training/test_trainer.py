@@ -94,3 +94,11 @@ def test_resume_refuses_other_settings(synth, tmp_path):
 
     with pytest.raises(UsageError, match="other settings"):
         run_loso(synth, TrainConfig(epochs=2, batch_size=16), 0, tmp_path, chunk=10, progress=False)
+
+
+def test_parallel_chunks_give_the_same_result(synth, tmp_path):
+    cfg = TrainConfig(epochs=1, batch_size=16)
+    one = run_loso(synth, cfg, 0, tmp_path / "one", chunk=5, progress=False, workers=1)
+    two = run_loso(synth, cfg, 0, tmp_path / "two", chunk=5, progress=False, workers=2)
+    assert two["workers"] == 2
+    assert np.allclose(one["predictions"]["probs"], two["predictions"]["probs"], atol=1e-5)
