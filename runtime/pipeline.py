@@ -33,7 +33,7 @@ import numpy as np
 
 from sofp.runtime.errors import SofpError
 from sofp.runtime.events import Event, FrameTelemetry
-from sofp.runtime.features import features_to_input, flow_to_features
+from sofp.runtime.features import features_to_input, flow_to_features, mirror_features
 from sofp.runtime.spotting import SpotConfig, SpottedInterval, Spotter, motion_magnitude
 
 MOTION_FLOW_PARAMS = {"preset": "ultrafast"}
@@ -55,6 +55,8 @@ class PipelineConfig:
     translation removed before the flow; DIS misreads an unremoved 0.3 px shift as ~0.2 px of
     texture-dependent motion, as large as a micro-expression's signal).
     stabilise: False turns every alignment off.
+    mirror_average: classify the mean of the probabilities of the features and of their left-right
+    mirror (u negated), as the LOSO evaluation and the built-in model's reported scores do.
     """
 
     flow: Any = "auto"
@@ -72,6 +74,7 @@ class PipelineConfig:
     aligner: Any = None
     motion_align: str = "robust"
     stabilise: bool = True
+    mirror_average: bool = True
 
 
 @dataclass
@@ -341,9 +344,12 @@ class Pipeline:
         aligned = self._align(onset.gray, apex_gray)
         tb = time.perf_counter()
         flow = self.flow.compute(onset.gray, aligned)
-        x = features_to_input(flow_to_features(flow))[None]
+        features = flow_to_features(flow)
+        if self.config.mirror_average:
+            features = np.stack([features, mirror_features(features)])
+        x = features_to_input(features.reshape(-1, *features.shape[-3:]))
         tc = time.perf_counter()
-        probs = self.backend.predict(x)[0]
+        probs = self.backend.predict(x).mean(axis=0)
         td = time.perf_counter()
         stages["align"] += 1000 * (tb - ta)
         stages["flow"] += 1000 * (tc - tb)
