@@ -33,19 +33,22 @@ def _available(name: str) -> tuple[bool, str]:
 def resolve_backend(name: str, model: str | Path | None = None) -> tuple[str, str]:
     """(backend name, why) for ``name`` ("auto" or a registered name) and a model file.
 
-    auto: an engine -> tensorrt; an .onnx file -> onnxruntime; a checkpoint (default: the built-in)
-    -> onnxruntime (exported once to the cache) when installed, else torch.
+    auto: an engine -> tensorrt; an .onnx file -> onnxruntime; no model -> the built-in ONNX graph on
+    onnxruntime when installed, else the built-in checkpoint on torch; a checkpoint -> onnxruntime
+    (exported once to the cache) when installed, else torch.
     """
     if name != "auto":
         INFERENCE.load(name)  # unknown names fail here with the list of known ones
         return name, "asked for"
-    path = resolve_model(model)
+    ok, why = _available("onnxruntime")
+    if model is None and ok:
+        return "onnxruntime", f"built-in {resolve_model(None).name} ({why})"
+    path = resolve_model(model, builtin="checkpoint")
     kind = model_kind(path)
     if kind == "tensorrt":
         return "tensorrt", f"{path.name} is a TensorRT engine"
     if kind == "onnx":
         return "onnxruntime", f"{path.name} is an ONNX graph"
-    ok, why = _available("onnxruntime")
     if ok:
         return "onnxruntime", f"checkpoint {path.name} runs through ONNX Runtime ({why})"
     ok_t, why_t = _available("torch")
@@ -56,7 +59,7 @@ def resolve_backend(name: str, model: str | Path | None = None) -> tuple[str, st
 
 def create_backend(name_or_obj: str | InferenceBackend = "auto", model: str | Path | None = None,
                    **options: Any) -> InferenceBackend:
-    """Build a backend by name ("auto" resolves first) for ``model`` (None: the built-in checkpoint);
+    """Build a backend by name ("auto" resolves first) for ``model`` (None: the built-in model);
     a ready :class:`InferenceBackend` object is passed through."""
     if not isinstance(name_or_obj, str):
         return name_or_obj

@@ -20,6 +20,7 @@ ONNX_SUFFIXES = (".onnx",)
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 MODEL_KINDS = {"checkpoint": CHECKPOINT_SUFFIXES, "onnx": ONNX_SUFFIXES, "tensorrt": ENGINE_SUFFIXES}
 BUILTIN_NAME = "sofp_composite.pt"
+BUILTIN_ONNX = Path(__file__).resolve().parents[1] / "builtin" / "sofp_composite.onnx"
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -64,13 +65,22 @@ def builtin_checkpoint() -> Path:
     raise SofpError(f"the built-in model {where} is missing; pass --model PATH (.pt, .onnx or .engine)")
 
 
-def resolve_model(model: str | Path | None) -> Path:
-    """``None`` -> the built-in checkpoint; else the given file, which must exist and have a known type."""
+def builtin_onnx() -> Path:
+    """Path of the shipped ONNX export of the built-in checkpoint (runtime/builtin/sofp_composite.onnx,
+    with its sidecar): what the runtime runs by default, with no torch installed."""
+    if not BUILTIN_ONNX.is_file():
+        raise SofpError(f"the built-in model {BUILTIN_ONNX} is missing; pass --model PATH (.pt, .onnx or .engine)")
+    return BUILTIN_ONNX
+
+
+def resolve_model(model: str | Path | None, builtin: str = "onnx") -> Path:
+    """``None`` -> the built-in model (``builtin``: "onnx" or "checkpoint"); else the given file,
+    which must exist (a missing file is a usage error) and have a known type."""
     if model is None:
-        return builtin_checkpoint()
+        return builtin_onnx() if builtin == "onnx" else builtin_checkpoint()
     p = Path(model).expanduser()
     if not p.is_file():
-        raise SofpError(f"model file not found: {p}; pass a .pt checkpoint, an .onnx file or a TensorRT engine")
+        raise UsageError(f"model file not found: {p}; pass a .pt checkpoint, an .onnx file or a TensorRT engine")
     model_kind(p)
     return p
 

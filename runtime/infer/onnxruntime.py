@@ -1,4 +1,5 @@
-"""ONNX Runtime backend: an .onnx file with its sidecar, or a checkpoint exported once into the cache.
+"""ONNX Runtime backend: an .onnx file with its sidecar (default: the shipped built-in graph), or a
+checkpoint exported once into the cache (which needs torch and the exporter, once).
 
 Execution providers, in this order where this onnxruntime build has them: TensorRT, CUDA, CPU.
 On the CPU the model (a few MFLOP) runs on one intra-op thread: more threads only add
@@ -23,6 +24,7 @@ from sofp.runtime.infer.base import (
     resolve_model,
     softmax,
 )
+from sofp.runtime.sidecar import file_sha256, read_sidecar
 
 PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 
@@ -36,8 +38,6 @@ def choose_providers(available: list[str]) -> list[str]:
 def cached_onnx_for(checkpoint: Path) -> Path:
     """Cache path of the ONNX export of ``checkpoint``: ``<cache>/onnx/<sha256[:16]>/<stem>.onnx``
     (named by the checkpoint's hash, so a changed checkpoint never reuses a stale graph)."""
-    from sofp.export.sidecar import file_sha256
-
     return cache_dir() / "onnx" / file_sha256(checkpoint)[:16] / f"{checkpoint.stem}.onnx"
 
 
@@ -87,8 +87,6 @@ class OnnxRuntimeBackend(InferenceBackend):
             self.checkpoint = None
         else:
             raise UsageError(f"the onnxruntime backend needs a .onnx file or a .pt checkpoint, got {path}")
-        from sofp.export.sidecar import read_sidecar
-
         meta = read_sidecar(path, kind="onnx")
         check_input_spec(meta.get("input_spec"), path)
         if meta.get("role", "whole") != "whole":

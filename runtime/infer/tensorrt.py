@@ -210,7 +210,7 @@ class TensorRTBackend(InferenceBackend):
     def __init__(self, model: str | Path | None = None, **_: Any) -> None:
         import tensorrt as trt
 
-        from sofp.export.sidecar import read_sidecar
+        from sofp.runtime.sidecar import read_sidecar
 
         if model is None:
             raise UsageError("the tensorrt backend needs --model ENGINE (build one with python export/to_trt.py)")

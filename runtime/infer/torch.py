@@ -51,7 +51,7 @@ class TorchBackend(InferenceBackend):
 
         from sofp.training.checkpoint import load_checkpoint
 
-        path = resolve_model(model)
+        path = resolve_model(model, builtin="checkpoint")
         if model_kind(path) != "checkpoint":
             raise UsageError(f"the torch backend needs a .pt checkpoint, got {path}")
         ckpt = load_checkpoint(path, map_location="cpu")
