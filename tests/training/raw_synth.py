@@ -212,3 +212,8 @@ def make_dfme(root: Path, clips: list[tuple[str, str, str]]) -> list[Planned]:
             w.writerow([subj, clip, nums[0], nums[APEX_AT], nums[-1], emo])
             plan.append(Planned(subj, clip, emo, KIND[emo], nums[0], nums[APEX_AT], nums[-1]))
     return plan
+
+
+def tiny_frames(folder: Path, numbers: list[int], name: str) -> None:
+    """Write 4 x 4 grey frames named ``name.format(n)``: enough for a reader, not for flow."""
+    write_frames(folder, [np.full((4, 4, 3), 128, np.uint8)] * len(numbers), numbers, name)

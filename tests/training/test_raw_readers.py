@@ -206,6 +206,11 @@ def test_class_maps():
     assert comp.index("Happiness") == comp.index("happy") == comp.index("positive") == 1
     assert comp.index("surprise") == 2
     assert comp.index("others") is None and comp.index("Other") is None
+    # MEGC 2019 takes only disgust and repression as CASME II's negative, and leaves two clips out
+    assert comp.index("fear", "casme2") is None and comp.index("sadness", "casme2") is None
+    assert comp.index("repression", "casme2") == comp.index("Fear", "samm") == 0
+    assert comp.clip_index("casme2", "sub04", "EP12_01f", "disgust") is None
+    assert comp.clip_index("casme2", "sub04", "EP12_02f", "disgust") == 0
     assert get_class_map("casme2-5").index("fear") is None
     assert get_class_map("samm-5").label("Other") == "others"
     assert get_class_map("casme3-4").label("sad") == "negative"

@@ -8,10 +8,13 @@ the class name in ``emotion`` (as the composite does).
 
 Choices (the usual ones in the micro-expression literature):
 
-- ``composite`` (MEGC 2019 composite, 3 classes): negative = anger, contempt, disgust, fear,
-  sadness, repression (and SMIC's ``negative``); positive = happiness (SMIC ``positive``);
-  surprise. ``others`` and anything else are left out. Same label order as
-  ../shared/data/composite: 0 negative, 1 positive, 2 surprise.
+- ``composite`` (MEGC 2019 composite, 3 classes, 442 samples): negative = SAMM's anger, contempt,
+  disgust, fear and sadness, CASME II's disgust and repression only (its fear and sadness clips
+  are not in the composite), SMIC's ``negative``; positive = happiness (SMIC ``positive``);
+  surprise. ``others`` and anything else are left out, and so are CASME II ``sub04/EP12_01f`` and
+  ``sub24/EP02_07`` (not in the composite's labels; tvaranka/meb's ``Megc`` drops them too).
+  That gives CASME II 145 (88 negative, 32 positive, 25 surprise), SAMM 133 and SMIC-HS 164. Same
+  label order as ../shared/data/composite: 0 negative, 1 positive, 2 surprise.
 - ``casme2-5``: happiness, surprise, disgust, repression, others. CASME II's few fear (2) and
   sadness (7) clips are left out, as in most CASME II 5-class papers.
 - ``samm-5``: anger, contempt, happiness, surprise, others (SAMM ``Other``). Disgust, fear and
@@ -58,7 +61,9 @@ class ClassMap:
     """A named map from canonical emotions to class indices.
 
     ``groups[i]`` lists the canonical emotions of class ``labels[i]``; any other emotion is
-    excluded (``index`` returns None).
+    excluded (``index`` returns None). ``per_dataset`` replaces ``groups`` for one dataset (the
+    composite takes fewer CASME II emotions as negative); ``excluded_clips`` lists
+    ``dataset subject/sample`` names the map leaves out whatever their emotion.
     """
 
     name: str
@@ -66,29 +71,39 @@ class ClassMap:
     groups: tuple[tuple[str, ...], ...]
     datasets: tuple[str, ...]
     doc: str
-    _lookup: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    per_dataset: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict, compare=False)
+    excluded_clips: frozenset[str] = frozenset()
+    _lookup: dict[str | None, dict[str, int]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if len(self.labels) != len(self.groups):
-            raise ValueError(f"class map {self.name}: {len(self.labels)} labels, {len(self.groups)} groups")
-        for i, group in enumerate(self.groups):
-            for emotion in group:
-                if emotion in self._lookup:
-                    raise ValueError(f"class map {self.name}: {emotion} in two classes")
-                self._lookup[emotion] = i
+        for dataset, groups in {None: self.groups, **self.per_dataset}.items():
+            if len(self.labels) != len(groups):
+                raise ValueError(f"class map {self.name}: {len(self.labels)} labels, {len(groups)} groups")
+            lookup = self._lookup.setdefault(dataset, {})
+            for i, group in enumerate(groups):
+                for emotion in group:
+                    if emotion in lookup:
+                        raise ValueError(f"class map {self.name}: {emotion} in two classes")
+                    lookup[emotion] = i
 
     @property
     def num_classes(self) -> int:
         return len(self.labels)
 
-    def index(self, emotion: str) -> int | None:
-        """Class index of an emotion (canonicalised first), None when the map excludes it."""
-        return self._lookup.get(canonical_emotion(emotion))
+    def index(self, emotion: str, dataset: str | None = None) -> int | None:
+        """Class index of an emotion (canonicalised first) of ``dataset``, None when the map excludes it."""
+        return self._lookup.get(dataset, self._lookup[None]).get(canonical_emotion(emotion))
 
-    def label(self, emotion: str) -> str | None:
+    def label(self, emotion: str, dataset: str | None = None) -> str | None:
         """Class name of an emotion, None when excluded."""
-        i = self.index(emotion)
+        i = self.index(emotion, dataset)
         return None if i is None else self.labels[i]
+
+    def clip_index(self, dataset: str, subject: str, sample: str, emotion: str) -> int | None:
+        """Class index of one clip: None when its emotion or the clip itself is left out."""
+        if f"{dataset} {subject}/{sample}" in self.excluded_clips:
+            return None
+        return self.index(emotion, dataset)
 
 
 _NEG = ("anger", "contempt", "disgust", "fear", "sadness", "repression", "negative")
@@ -97,8 +112,10 @@ CLASS_MAPS: dict[str, ClassMap] = {m.name: m for m in (
     ClassMap("composite", ("negative", "positive", "surprise"),
              (_NEG, ("happiness", "positive"), ("surprise",)),
              ("casme2", "samm", "smic", "casme3", "dfme"),
-             "MEGC 2019 composite: negative (anger, contempt, disgust, fear, sadness, repression), "
-             "positive (happiness), surprise; others excluded"),
+             "MEGC 2019 composite: negative (anger, contempt, disgust, fear, sadness, repression; CASME II "
+             "disgust and repression only), positive (happiness), surprise; others excluded",
+             per_dataset={"casme2": (("disgust", "repression"), ("happiness",), ("surprise",))},
+             excluded_clips=frozenset({"casme2 sub04/EP12_01f", "casme2 sub24/EP02_07"})),
     ClassMap("casme2-5", ("happiness", "surprise", "disgust", "repression", "others"),
              (("happiness",), ("surprise",), ("disgust",), ("repression",), ("others",)),
              ("casme2",), "CASME II 5 classes; fear and sadness excluded"),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sofp.runtime.errors import SofpError, UsageError
 from sofp.training.raw.class_maps import ClassMap, get_class_map
-from sofp.training.raw.prepare import CLIP_COLUMNS, LABEL_COLUMNS, _write_csv, label_rows
+from sofp.training.raw.prepare import CLIP_COLUMNS, LABEL_COLUMNS, _write_csv, label_rows, record_class
 
 
 def read_clips(prepared: str | Path) -> list[dict]:
@@ -92,8 +92,9 @@ def merge(inputs: Sequence[str | Path], out: str | Path, class_map: str | ClassM
                 raise UsageError(f"dataset {ds} is in both {seen_datasets[ds]} and {src}; merge each dataset once")
             seen_datasets[ds] = src
         for c in clips:
-            if cmap.index(c["emotion"]) is None:
-                excluded[f"{c['dataset']} {c['emotion']}"] += 1
+            idx, reason = record_class(c, cmap)
+            if idx is None:
+                excluded[f"{c['dataset']} {reason}"] += 1
                 continue
             name = c["file"] if c["file"] not in used else f"{c['dataset']}_{c['file']}"
             used.add(name)

@@ -211,6 +211,11 @@ def find_apex(clip: Clip, tools: ClipTools, crop: _Cropper, mode: str) -> tuple[
     return numbers[1 + int(np.argmax(motion))], motion
 
 
+def clip_file(clip: Clip) -> str:
+    """The image name of a clip, as the composite names its files: ``<subject>_<sample>.png``."""
+    return f"{clip.subject}_{clip.sample}.png"
+
+
 def process_clip(clip: Clip, tools: ClipTools, cfg: PrepareConfig) -> tuple[np.ndarray, dict]:
     """One clip -> (28 x 28 x 3 uint8 features (u, v, strain), record for the journal)."""
     t0 = time.perf_counter()
@@ -224,7 +229,7 @@ def process_clip(clip: Clip, tools: ClipTools, cfg: PrepareConfig) -> tuple[np.n
     flow = tools.flow.compute(crop.onset, aligned)
     features = flow_to_features(flow)
     record = {
-        "file": f"{clip.subject}_{clip.sample}.png", "dataset": clip.dataset, "subject": clip.subject,
+        "file": clip_file(clip), "dataset": clip.dataset, "subject": clip.subject,
         "sample": clip.sample, "emotion": clip.emotion, "raw_emotion": clip.raw_emotion,
         "onset": clip.onset, "apex": apex, "offset": clip.offset, "apex_source": source,
         "frames": len(clip.frames), "face": crop.used, "flow": getattr(tools.flow, "name", cfg.flow),
@@ -337,13 +342,25 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict]) -> None
     os.replace(tmp, path)
 
 
+def record_class(record: dict, class_map: ClassMap) -> tuple[int | None, str]:
+    """(class index, "") of a clip record, or (None, why it is left out: its emotion or ``clip <name>``)."""
+    subject = record["subject"].rpartition("/")[2]
+    idx = class_map.clip_index(record["dataset"], subject, record["sample"], record["emotion"])
+    if idx is not None:
+        return idx, ""
+    if class_map.index(record["emotion"], record["dataset"]) is None:
+        return None, record["emotion"]
+    return None, f"clip {subject}/{record['sample']}"
+
+
 def label_rows(records: Iterable[dict], class_map: ClassMap) -> tuple[list[dict], Counter]:
-    """labels.csv rows (composite columns) of the records the class map keeps, + excluded emotions."""
+    """labels.csv rows (composite columns) of the records the class map keeps, + what it left out
+    (emotions, and ``clip <subject>/<sample>`` for clips the map leaves out by name)."""
     rows, excluded = [], Counter()
     for r in records:
-        idx = class_map.index(r["emotion"])
+        idx, reason = record_class(r, class_map)
         if idx is None:
-            excluded[r["emotion"]] += 1
+            excluded[reason] += 1
             continue
         subject = r["subject"] if "/" in r["subject"] else f"{r['dataset']}/{r['subject']}"
         rows.append({"file": r["file"], "dataset": r["dataset"], "subject": subject, "sample": r["sample"],
@@ -396,7 +413,7 @@ def prepare(cfg: PrepareConfig, *, tools: ClipTools | None = None, warn: Callabl
     _settings_guard(out, cfg)
     journal_path = out / "journal.jsonl"
     done = _read_journal(journal_path)
-    wanted = {f"{c.subject}_{c.sample}.png": c for c in clips}
+    wanted = {clip_file(c): c for c in clips}
     records: dict[str, dict] = {f: r for f, r in done.items() if f in wanted and valid_png(flow_dir / f)}
     resumed = len(records)
     todo = [c for f, c in wanted.items() if f not in records]
