@@ -217,3 +217,17 @@ def make_dfme(root: Path, clips: list[tuple[str, str, str]]) -> list[Planned]:
 def tiny_frames(folder: Path, numbers: list[int], name: str) -> None:
     """Write 4 x 4 grey frames named ``name.format(n)``: enough for a reader, not for flow."""
     write_frames(folder, [np.full((4, 4, 3), 128, np.uint8)] * len(numbers), numbers, name)
+
+
+def write_xls(path: Path, rows: list[list], pre_rows: list[list] | None = None) -> None:
+    """An old-format (BIFF, Excel 97-2003) .xls coding sheet, as CASME2_label_Ver_2.xls is distributed."""
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Sheet1")
+    for i, row in enumerate((pre_rows or []) + rows):
+        for j, value in enumerate(row):
+            if value is not None:
+                sheet.write(i, j, value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(str(path))

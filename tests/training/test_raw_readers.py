@@ -132,6 +132,28 @@ def test_missing_frames_inside_clip_and_onset_outside(trees, tmp_path):
     assert "2 skipped" in result.summary()
 
 
+def test_old_xls_sheets_are_read(trees, tmp_path, monkeypatch):
+    root = _copy(trees, "casme2", tmp_path)
+    xlsx = root / "CASME2-coding-20140508.xlsx"
+    rows = [list(r) for r in openpyxl.load_workbook(xlsx).active.iter_rows(values_only=True)]
+    xlsx.unlink()
+    rs.write_xls(root / "CASME2_label_Ver_2.xls", rows)
+    want = read_dataset("casme2", trees["casme2"][0]).clips
+    for sheet in (None, "CASME2_label_Ver_2.xls"):  # found by name, or given with --sheet
+        got = read_dataset("casme2", root, sheet=sheet, warn=lambda line: pytest.fail(line)).clips
+        assert [(c.name, c.onset, c.apex, c.offset, c.emotion) for c in got] == [
+            (c.name, c.onset, c.apex, c.offset, c.emotion) for c in want]
+    (root / "CASME2_label_Ver_2.xls").write_bytes(b"\xd0\xcf\x11\xe0" + b"broken" * 100)
+    with pytest.raises(SofpError, match=r"is not a readable \.xls file \(") as err:
+        read_dataset("casme2", root)
+    assert "\n" not in str(err.value)
+    monkeypatch.setitem(sys.modules, "xlrd", None)  # the xls extra not installed
+    with pytest.raises(SofpError) as err:
+        read_dataset("casme2", root)
+    assert str(err.value) == (f"reading the .xls coding sheet {str(root / 'CASME2_label_Ver_2.xls')!r} needs xlrd: "
+                              "pip install 'sofp-edge[xls]' (or save the sheet as .xlsx or .csv)")
+
+
 def test_missing_column_is_one_line(trees, tmp_path):
     root = _copy(trees, "samm", tmp_path)
     _edit_sheet(root / "SAMM_Micro_FACS_Codes_v2.xlsx", lambda ws: setattr(ws.cell(14, 5), "value", "Peak"))

@@ -7,7 +7,8 @@ Layout (CASME II as distributed; confirmed against public readers of the sheet):
     <root>/CASME2_RAW_selected/sub01/EP02_01f/img46.jpg ...
     (or the cropped set: <root>/Cropped/sub01/EP02_01f/reg_img46.jpg)
 
-Tolerated: any ``CASME2-coding*.xlsx`` (or csv) name; extra or unnamed columns (releases differ);
+Tolerated: any ``CASME2-coding*.xlsx`` (or csv) name; the old ``CASME2_label_Ver_2.xls`` release
+(read with xlrd, the ``xls`` extra); extra or unnamed columns (releases differ);
 ``Onset Frame``/``OnsetFrame`` spellings; the Subject cell as ``1``, ``01`` or ``sub01``; the frame
 root at any of ``CASME2_RAW_selected``, ``CASME2_RAW``, ``Cropped`` or the root itself, up to three
 levels down (archives often unpack to ``CASME2_RAW_selected/CASME2_RAW_selected``). Apex cells
@@ -29,7 +30,8 @@ from sofp.training.raw.sheets import SheetRow, text_cell
 class Casme2Reader(SheetReader):
     name = "casme2"
     title = "CASME II"
-    sheet_patterns = ("CASME2-coding*.xlsx", "CASME2*coding*.xlsx", "CASME2-coding*.csv")
+    sheet_patterns = ("CASME2-coding*.xlsx", "CASME2*coding*.xlsx", "CASME2_label*.xls", "CASME2*.xls",
+                      "CASME2-coding*.csv")
     required: ClassVar[dict[str, tuple[str, ...]]] = {
         "subject": ("Subject",),
         "filename": ("Filename", "File name", "Video"),

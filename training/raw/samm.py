@@ -28,7 +28,7 @@ from sofp.training.raw.sheets import SheetRow, text_cell
 class SammReader(SheetReader):
     name = "samm"
     title = "SAMM"
-    sheet_patterns = ("SAMM_Micro_FACS_Codes*.xlsx", "SAMM*FACS*.xlsx", "SAMM*Codes*.csv")
+    sheet_patterns = ("SAMM_Micro_FACS_Codes*.xlsx", "SAMM*FACS*.xlsx", "SAMM*FACS*.xls", "SAMM*Codes*.csv")
     required: ClassVar[dict[str, tuple[str, ...]]] = {
         "subject": ("Subject",),
         "filename": ("Filename", "File name"),

@@ -1,4 +1,4 @@
-"""Coding sheets (xlsx via openpyxl, or csv) -> rows keyed by canonical column names.
+"""Coding sheets (xlsx via openpyxl, old .xls via xlrd, or csv) -> rows keyed by canonical column names.
 
 The header row is found, not assumed: SAMM's sheet has about a dozen text rows above its header,
 and versions of the CASME II sheet differ in their unnamed spacer columns. A column is matched by
@@ -57,6 +57,37 @@ def _xlsx_rows(path: Path, sheet: str | None) -> list[tuple[str, list[list[Any]]
         book.close()
 
 
+def _xls_rows(path: Path, sheet: str | None) -> list[tuple[str, list[list[Any]]]]:
+    try:
+        import xlrd
+    except ImportError:
+        raise SofpError(f"reading the .xls coding sheet {str(path)!r} needs xlrd: pip install 'sofp-edge[xls]' "
+                        "(or save the sheet as .xlsx or .csv)", exit_code=2) from None
+    try:
+        book = xlrd.open_workbook(str(path), on_demand=True)
+    except Exception as exc:  # xlrd raises XLRDError, struct.error, ... for a broken file
+        raise SofpError(f"coding sheet {str(path)!r} is not a readable .xls file ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
+    try:
+        names = book.sheet_names()
+        if sheet is not None and sheet not in names:
+            raise SofpError(f"coding sheet {str(path)!r} has no worksheet {sheet!r}; it has: {', '.join(names)}")
+        tables = []
+        for n in [sheet] if sheet is not None else names:
+            ws = book.sheet_by_name(n)
+            tables.append((n, [[None if c == "" else c for c in ws.row_values(i)] for i in range(ws.nrows)]))
+        return tables
+    finally:
+        book.release_resources()
+
+
+def _sheet_rows(path: Path, sheet: str | None) -> list[tuple[str, list[list[Any]]]]:
+    """A workbook's worksheets by its content, not its name: an old .xls (OLE2) file or an .xlsx (zip)."""
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    return _xls_rows(path, sheet) if magic == b"\xd0\xcf\x11\xe0" else _xlsx_rows(path, sheet)
+
+
 def _csv_rows(path: Path) -> list[tuple[str, list[list[Any]]]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
@@ -92,7 +123,7 @@ def read_table(
     optional = optional or {}
     wanted = {**{k: [norm(s) for s in v] for k, v in required.items()},
               **{k: [norm(s) for s in v] for k, v in optional.items()}}
-    tables = _csv_rows(path) if path.suffix.lower() in (".csv", ".tsv", ".txt") else _xlsx_rows(path, sheet)
+    tables = _csv_rows(path) if path.suffix.lower() in (".csv", ".tsv", ".txt") else _sheet_rows(path, sheet)
 
     best: tuple[int, str, list[str]] | None = None  # (n found, sheet, missing) of the closest header row
     for sheet_name, rows in tables:
