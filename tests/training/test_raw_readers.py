@@ -16,6 +16,7 @@ from sofp.runtime.errors import SofpError, UsageError
 from sofp.training.raw import READERS, read_dataset
 from sofp.training.raw.base import list_frames
 from sofp.training.raw.class_maps import CLASS_MAPS, canonical_emotion, get_class_map
+from sofp.training.raw.coded import FRAME_SEARCH_DEPTH
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,34 @@ def test_reader_yields_planned_clips(trees, name):
         assert list(c.numbers) == sorted(c.numbers) and len(c.frames) == rs.N
         assert c.frames[0] == c.path(c.onset) and c.frames[-1] == c.path(c.offset)
     assert result.summary().startswith(f"{name}: {len(plan)} clips kept of {len(plan)} rows/folders; 0 skipped")
+
+
+# Where each release puts its folder of subject folders below the dataset's own root, as its archive unpacks.
+NESTED = {"casme3": ("part_A", "part_A/data/part_A_split/part_A"),
+          "casme2": ("CASME2_RAW_selected", "CASME2_RAW_selected/CASME2_RAW_selected"),
+          "smic": ("HS", "SMIC_all_cropped/HS")}
+
+
+@pytest.mark.parametrize("name", list(NESTED))
+def test_dataset_root_as_distributed(trees, tmp_path, name):
+    """Read from the dataset's own root with the release's nesting, and from a download folder around it."""
+    made, nested = NESTED[name]
+    root = _copy(trees, name, tmp_path / "download")
+    (root / nested).parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(root / made, tmp_path / "frames")
+    shutil.move(tmp_path / "frames", root / nested)
+    depth = len(Path(nested).parts)
+    for top in (root, root.parent):
+        lines: list[str] = []
+        assert len(read_dataset(name, top, warn=lines.append).clips) == len(trees[name][1])
+        assert lines == []
+    if name == "casme3":  # the deepest release, read from the download folder, is at the search's limit
+        assert depth + 1 == FRAME_SEARCH_DEPTH
+        (tmp_path / "wrap").mkdir()
+        shutil.move(root.parent, tmp_path / "wrap")
+        lines = []
+        assert read_dataset(name, tmp_path / "wrap", warn=lines.append).clips == []
+        assert lines[0].startswith("skipped casme3 spNO.1/a_1: frame folder") and "does not exist" in lines[0]
 
 
 def test_frames_sorted_numerically_not_in_glob_order(trees):

@@ -5,12 +5,14 @@ Layout (CAS(ME)^3 part A as distributed; sheet columns confirmed against public 
     <root>/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx   # Subject (spNO.1), Filename (a, b, ...),
                                                        # Onset, Apex, Offset, AU, Objective class,
                                                        # emotion (860 rows, 94 subjects)
-    <root>/part_A/spNO.1/a/color/166.jpg ...           # (a depth/ folder beside color/ is not used)
+    <root>/part_A/data/part_A_split/part_A/spNO.1/a/color/166.jpg ...   # as the archive unpacks
+                                                       # (a depth/ folder beside color/ is not used)
 
 One folder holds a whole recording and several micro-expressions can come from it, so the clip id
 is ``<Filename>_<Onset>`` (``a_166``). Tolerated: the sheet found anywhere below the root (often
 ``annotation/``); a ``Subject`` cell of ``1`` or ``spNO.1``; frames directly in the recording
-folder when it has no ``color/``; the frame root named ``part_A``, ``Part_A`` or the root itself.
+folder when it has no ``color/``; the frame root named ``part_A``, ``Part_A`` or the root itself, at
+any depth up to :data:`~sofp.training.raw.coded.FRAME_SEARCH_DEPTH` (the release nests it 4 deep).
 Not confirmed (no public copy of the frame tree was found): whether every release names the
 frame files by plain numbers; any digits in the name work (the last run of digits is the number).
 """

@@ -36,14 +36,24 @@ class DatasetReader:
         raise NotImplementedError
 
 
+# How far below the dataset root the folder of subject folders may sit, the deepest as distributed:
+#   CAS(ME)^3  <root>/part_A/data/part_A_split/part_A/spNO.1   (4 levels: the release's own archive)
+#   CASME II   <root>/CASME2_RAW_selected/CASME2_RAW_selected/sub01   (2: the archive unpacked into itself)
+#   SMIC-HS    <root>/SMIC_all_cropped/HS/s1   (2)
+#   SAMM       <root>/SAMM/006   (1)
+# One level is kept in hand for a download folder wrapped around any of these.
+FRAME_SEARCH_DEPTH = 5
+
+
 def find_frame_root(root: Path, preferred: Sequence[str], looks_like_subject: Callable[[str], bool],
-                    given: str | Path | None = None, depth: int = 3) -> Path:
+                    given: str | Path | None = None, depth: int = FRAME_SEARCH_DEPTH) -> Path:
     """The folder whose children are the subject folders.
 
-    ``given`` (relative to ``root`` or absolute) wins. Otherwise: the first of ``preferred``
-    (folder names, searched up to ``depth`` levels below ``root``) or ``root`` itself, whose
-    children include a subject-like folder; else any folder up to ``depth`` levels that does.
-    Falls back to ``root`` (every clip then reports its missing folder).
+    ``given`` (relative to ``root`` or absolute) wins. Otherwise the search goes down one level at
+    a time, ``root`` itself first, to ``depth`` levels below ``root``; at the first level with a
+    folder holding a subject-like folder, the first of ``preferred`` (folder names) among them
+    wins, else the first such folder in sorted order. Falls back to ``root`` (every clip then
+    reports its missing folder).
     """
     if given is not None:
         path = Path(given).expanduser()
@@ -55,24 +65,19 @@ def find_frame_root(root: Path, preferred: Sequence[str], looks_like_subject: Ca
         except OSError:
             return False
 
-    levels = [[root]]
-    for _ in range(depth):
+    rank = {n.lower(): i for i, n in enumerate(preferred)}
+    level = [root]
+    for _ in range(depth + 1):
+        found = [p for p in level if has_subjects(p)]
+        if found:
+            return min(found, key=lambda p: rank.get(p.name.lower(), len(rank)))
         nxt = []
-        for p in levels[-1]:
+        for p in level:
             try:
                 nxt.extend(sorted(c for c in p.iterdir() if c.is_dir()))
             except OSError:
                 continue
-        levels.append(nxt)
-    folders = [p for level in levels for p in level]
-    lowered = [n.lower() for n in preferred]
-    for name in lowered:
-        for p in folders:
-            if p.name.lower() == name and has_subjects(p):
-                return p
-    for p in folders:
-        if has_subjects(p):
-            return p
+        level = nxt
     return root
 
 
