@@ -13,21 +13,18 @@ import json
 import os
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from sofp.runtime.errors import UsageError, run_cli
-from sofp.runtime.features import features_to_input
-from sofp.training.checkpoint import save_checkpoint
-from sofp.training.data.flowset import FlowSet, load_flowset
-from sofp.training.data.synthetic import make_synthetic_set
-from sofp.training.loso import run_loso
-from sofp.training.metrics import summarise
-from sofp.training.plots import plot_confusion
-from sofp.training.trainer import TrainConfig, train_groups, unstack
+
+if TYPE_CHECKING:  # torch, scikit-learn and the data code load only when a command runs (--help stays fast)
+    import numpy as np
+
+    from sofp.training.data.flowset import FlowSet
+    from sofp.training.trainer import TrainConfig
+
+DEVICES = ("auto", "cpu", "cuda")
 
 RAW_HELP = {
     "prepare": "raw dataset (CASME II, SAMM, SMIC, CAS(ME)^3, DFME) -> flow images + labels.csv",
@@ -36,43 +33,72 @@ RAW_HELP = {
 }
 
 
-def _parse_value(text: str):
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {value}")
+    return value
 
 
 def build_train_config(args: argparse.Namespace) -> TrainConfig:
-    """TrainConfig from ``--model``, ``--epochs`` and ``--set key=value`` (``--set model.dim=48`` for the model)."""
-    known = {f.name for f in fields(TrainConfig)} - {"model", "model_config"}
-    train: dict = {}
-    model_cfg: dict = {}
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"--set expects key=value, got {item!r}")
-        if key.startswith("model."):
-            model_cfg[key[6:]] = _parse_value(value)
-        elif key in known:
-            train[key] = _parse_value(value)
-        else:
-            raise UsageError(f"unknown training setting {key!r}; settings: {', '.join(sorted(known))}, model.<field>")
+    """TrainConfig from ``--model``, ``--epochs`` and ``--set key=value`` (``--set model.dim=48`` for the model):
+    values typed and range-checked, and the model built once, so a bad setting fails before data loads."""
+    from sofp.training.models import MODELS, build_model, model_config
+    from sofp.training.settings import parse_settings
+    from sofp.training.trainer import TrainConfig
+
+    model_config(args.model)  # an unknown model name: one line listing the known ones
+    train, model_cfg = parse_settings(args.set or [], TrainConfig, MODELS[args.model][1])
     if args.epochs is not None:
         train["epochs"] = args.epochs
-    from sofp.training.models import model_config
-
-    model_config(args.model, **model_cfg)  # validates names now, not after data loading
+    try:
+        build_model(args.model, num_classes=3, **model_cfg)
+    except (AssertionError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        settings = ", ".join(f"{k}={v}" for k, v in model_cfg.items())
+        raise UsageError(f"--set: {args.model} cannot be built with {settings}: {first}") from None
     return TrainConfig(model=args.model, model_config=model_cfg, **train)
 
 
+def check_input_paths(args: argparse.Namespace) -> None:
+    """A ``--data`` or ``--root`` path that does not exist is a usage error, said before anything heavy loads."""
+    data = getattr(args, "data", None)
+    for path in data if isinstance(data, list) else [data] if data else []:
+        if path != "synthetic" and not Path(path).exists():
+            raise UsageError(f"--data {path}: no such folder; give a flow-image folder with labels.csv, "
+                             "or 'synthetic'")
+    root = getattr(args, "root", None)
+    if root is not None and not Path(root).expanduser().is_dir():
+        raise UsageError(f"--root {root}: no such folder; give the folder that holds the dataset")
+
+
 def load_data(args: argparse.Namespace) -> FlowSet:
+    from sofp.training.data.flowset import load_flowset
+    from sofp.training.data.synthetic import make_synthetic_set
+
     if args.data == "synthetic":
         return make_synthetic_set(seed=args.seed)
     return load_flowset(args.data, args.dataset)
 
 
 def resolve_device(name: str) -> str:
+    import torch
+
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
@@ -81,6 +107,8 @@ def resolve_device(name: str) -> str:
 
 
 def cmd_loso(args: argparse.Namespace) -> int:
+    from sofp.training.loso import run_loso
+
     cfg = build_train_config(args)
     data = load_data(args)
     out = Path(args.out or f"runs/loso-{cfg.model}-seed{args.seed}")
@@ -97,6 +125,11 @@ def cmd_loso(args: argparse.Namespace) -> int:
 
 def _fit_one(cfg: TrainConfig, data: FlowSet, train_idx: np.ndarray, seed: int, device: str,
              eval_idx: np.ndarray | None = None):
+    import torch
+
+    from sofp.runtime.features import features_to_input
+    from sofp.training.trainer import train_groups
+
     images = torch.from_numpy(features_to_input(data.images))
     evals = [eval_idx if eval_idx is not None else train_idx[:1]]
     res = train_groups(cfg, images, data.labels, [train_idx], evals, seed, len(data.label_names),
@@ -105,6 +138,11 @@ def _fit_one(cfg: TrainConfig, data: FlowSet, train_idx: np.ndarray, seed: int, 
 
 
 def cmd_split(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from sofp.training.metrics import summarise
+    from sofp.training.plots import plot_confusion
+
     cfg = build_train_config(args)
     data = load_data(args)
     subjects = sorted(set(data.subjects.tolist()))
@@ -137,6 +175,8 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 def loso_scores(paths: list[Path]) -> dict:
     """Honest LOSO scores of one configuration over seeds, from ``sofp-train loso`` result files."""
+    import numpy as np
+
     runs = []
     for path in paths:
         if not path.is_file():
@@ -154,6 +194,13 @@ def loso_scores(paths: list[Path]) -> dict:
 
 
 def cmd_all(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from sofp.training.checkpoint import save_checkpoint
+    from sofp.training.metrics import summarise
+    from sofp.training.trainer import unstack
+
     cfg = build_train_config(args)
     data = load_data(args)
     scores = loso_scores([Path(s) for s in args.scores]) if args.scores else {}
@@ -187,23 +234,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.add_argument("--dataset", help="dataset of a <name>_<label>.png folder: casme2, samm, smic, casme3, dfme")
         p.add_argument("--model", default="sofp", help="sofp (default) or ststnet")
         p.add_argument("--seed", type=int, default=0, help="makes a run repeatable (default 0)")
-        p.add_argument("--epochs", type=int, help=f"training epochs (default {TrainConfig.epochs})")
+        p.add_argument("--epochs", type=positive_int, help="training epochs (default: the fixed schedule's)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a training setting (lr=0.001) or a model one (model.dim=48); repeatable")
-        p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu or cuda")
+                       help="override a training setting (lr=0.001) or a model one (model.dim=48); repeatable; "
+                            "typed and range-checked")
+        p.add_argument("--device", default="auto", choices=DEVICES,
+                       help="auto (CUDA if present, else CPU), cpu or cuda")
         p.add_argument("--out", help="output folder (loso, split) or checkpoint path (all)")
-        p.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
+        p.add_argument("--threads", type=positive_int, help="CPU threads for PyTorch (default: all cores)")
 
     p = sub.add_parser("loso", help="leave-one-subject-out evaluation (resumable)")
     common(p)
-    p.add_argument("--chunk", type=int, default=17, help="folds trained together as one vectorised model (default 17)")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+    p.add_argument("--chunk", type=positive_int, default=17,
+                   help="folds trained together as one vectorised model (default 17)")
+    p.add_argument("--workers", type=positive_int, default=min(2, os.cpu_count() or 1),
                    help="CPU processes training chunks at once, one thread each (default: 2 or the core count)")
     p.set_defaults(run=cmd_loso)
     p = sub.add_parser("split", help="train on some subjects, test on the others")
     common(p)
     p.add_argument("--test-subjects", help="comma-separated held-out subjects (e.g. casme2/sub01,samm/006)")
-    p.add_argument("--test-fraction", type=float, default=0.2, help="else this fraction of subjects, drawn by --seed")
+    p.add_argument("--test-fraction", type=fraction, default=0.2,
+                   help="else this fraction of subjects, drawn by --seed")
     p.set_defaults(run=cmd_split)
     p = sub.add_parser("all", help="train on all data and write the deployable checkpoint (best.pt)")
     common(p)
@@ -220,11 +271,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``sofp-train``; returns the exit code."""
+    """Entry point of ``sofp-train``; returns the exit code (argparse's 2 for bad usage, 0 for --help)."""
+    try:
+        args = parse_args(argv)
+    except SystemExit as exc:  # argparse printed the usage line or the help
+        return int(exc.code or 0)
 
     def body() -> int:
-        args = parse_args(argv)
+        check_input_paths(args)
         if getattr(args, "threads", None):
+            import torch
+
             torch.set_num_threads(args.threads)
         return args.run(args)
 

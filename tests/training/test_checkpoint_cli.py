@@ -83,10 +83,10 @@ def test_cli_split_and_loso(tmp_path):
 
 
 @pytest.mark.parametrize("argv,match", [
-    (["loso", "--data", "synthetic", "--set", "learning_rate=1"], "unknown training setting 'learning_rate'"),
-    (["loso", "--data", "synthetic", "--set", "model.width=3"], "no setting width"),
+    (["loso", "--data", "synthetic", "--set", "learning_rate=1"], "--set learning_rate: unknown training setting"),
+    (["loso", "--data", "synthetic", "--set", "model.width=3"], "has no setting 'width'"),
     (["loso", "--data", "synthetic", "--model", "vit"], "unknown model 'vit'"),
-    (["loso", "--data", "/nonexistent/folder"], "has no labels.csv"),
+    (["loso", "--data", "/nonexistent/folder"], "no such folder"),
 ])
 def test_cli_bad_usage_exits_2_with_one_line(argv, match, capsys):
     assert main(argv) == 2
