@@ -217,13 +217,35 @@ def test_bad_input_gives_one_line(prepared, tmp_path, capsys):
     res = prepare(_cfg("casme2", raw, tmp_path / "auto", flow="cpu-dis"), warn=lambda line: None)
     assert {r["sample"]: r["face"] for r in res.records}["EP01_11f"] == "full"
 
-    assert main(["prepare", "samm", "--root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 1
+    assert main(["prepare", "samm", "--root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"error: SAMM root {str(tmp_path / 'nowhere')!r} is not a directory; give the folder that holds the dataset"]
+        f"error: --root {tmp_path / 'nowhere'}: no such folder; give the folder that holds the dataset"]
     with pytest.raises(SofpError, match="no usable smic clips"):
         empty = tmp_path / "empty_smic" / "HS" / "s1" / "micro" / "negative"
         empty.mkdir(parents=True)
         prepare(_cfg("smic", tmp_path / "empty_smic", tmp_path / "o2"), warn=lambda line: None)
+
+
+def test_annotation_decisions_listed_per_clip_and_counted(prepared, tmp_path):
+    import openpyxl
+
+    raw = tmp_path / "casme2"
+    shutil.copytree(prepared["casme2"]["raw"], raw)
+    book = openpyxl.load_workbook(raw / "CASME2-coding-20140508.xlsx")
+    book.active.cell(2, 5).value = book.active.cell(2, 4).value  # sub01/EP02_01f: apex = onset
+    book.active.cell(3, 5).value = -1                             # sub01/EP03_02: apex -1
+    book.save(raw / "CASME2-coding-20140508.xlsx")
+    (raw / "CASME2_RAW_selected" / "sub02" / "EP01_11f" / "img95.jpg").unlink()  # its onset frame
+    prepare(_cfg("casme2", raw, tmp_path / "out", flow="cpu-dis"), warn=lambda line: None)
+    with (tmp_path / "out" / "clips.csv").open(newline="") as fh:
+        rows = {r["sample"]: r for r in csv.DictReader(fh)}
+    assert {s: (r["apex_source"], r["fixes"]) for s, r in rows.items()} == {
+        "EP02_01f": ("peak", "apex_at_onset (apex 95)"), "EP03_02": ("peak", "apex_missing (apex cell -1)"),
+        "EP01_11f": ("sheet", "onset_nearest (95 -> 96)"), "EP05_03": ("sheet", "")}
+    assert int(rows["EP01_11f"]["onset"]) == 96
+    counts = json.loads((tmp_path / "out" / "prepare.json").read_text())["counts"]
+    assert counts["fixes"] == {"apex_at_onset": 1, "apex_missing": 1, "onset_nearest": 1}
+    assert counts["apex_estimated"] == 2
 
 
 def test_protocol_definitions():

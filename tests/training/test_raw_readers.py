@@ -17,6 +17,7 @@ from sofp.training.raw import READERS, read_dataset
 from sofp.training.raw.base import list_frames
 from sofp.training.raw.class_maps import CLASS_MAPS, canonical_emotion, get_class_map
 from sofp.training.raw.coded import FRAME_SEARCH_DEPTH
+from sofp.training.raw.corrections import CORRECTIONS
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +115,7 @@ def test_casme2_malformed_rows_each_give_one_line(trees, tmp_path):
     sheet = root / "CASME2-coding-20140508.xlsx"
 
     def edit(ws):
-        ws.cell(2, 5).value = 200          # sub01/EP02_01f: apex outside the clip
+        ws.cell(2, 5).value = 200          # sub01/EP02_01f: apex outside the clip -> kept, apex estimated
         ws.cell(3, 5).value = "/"          # sub01/EP03_02: apex '/' -> kept, note, apex estimated
         ws.cell(4, 4).value = "abc"        # sub02/EP01_11f: onset not a number
         ws.append(["03", "EP09_01", None, 10, 12, 20, None, "4", "happiness"])   # no frame folder
@@ -126,10 +127,11 @@ def test_casme2_malformed_rows_each_give_one_line(trees, tmp_path):
         root / "CASME2_RAW_selected" / "sub01" / "EP03_02" / "img97.txt")
     lines: list[str] = []
     result = read_dataset("casme2", root, warn=lines.append)
-    assert [c.name for c in result.clips] == ["casme2 sub01/EP03_02"]
-    assert result.clips[0].apex is None
+    assert [(c.name, c.apex, c.fixes) for c in result.clips] == [
+        ("casme2 sub01/EP02_01f", None, ("apex_outside (apex 200)",)),
+        ("casme2 sub01/EP03_02", None, ("apex_missing (not annotated)",))]
     expect = [
-        "skipped casme2 sub01/EP02_01f: apex frame 200 is outside onset..offset 95..103",
+        "note casme2 sub01/EP02_01f: apex 200 is outside onset..offset 95..103: it will be the frame of peak motion",
         "note casme2 sub01/EP03_02: apex not annotated in the sheet: it will be the frame of peak motion",
         "note casme2 sub01/EP03_02: 1 frame(s) missing inside onset..offset (97); kept",
         "skipped casme2 sub02/EP01_11f: onset cell 'abc' is not a frame number",
@@ -143,21 +145,90 @@ def test_casme2_malformed_rows_each_give_one_line(trees, tmp_path):
         assert line.startswith(start), (line, start)
         assert "\n" not in line
     summary = result.summary()
-    assert summary.startswith("casme2: 1 clips kept of 7 rows/folders; 6 skipped (")
-    assert "2 notes" in summary
+    assert summary.startswith("casme2: 2 clips kept of 7 rows/folders; 5 skipped (")
+    assert "3 notes" in summary
 
 
-def test_missing_frames_inside_clip_and_onset_outside(trees, tmp_path):
+def test_unusual_annotations_are_kept_and_reported(trees, tmp_path):
+    """Public loaders keep these clips: nearest existing frames, apex estimated from motion."""
     root = _copy(trees, "samm", tmp_path)
-    folder = root / "SAMM" / "006" / "006_1_2"
-    (folder / "006_05560.jpg").unlink()  # the onset frame
+    sheet = root / "SAMM_Micro_FACS_Codes_v2.xlsx"
+
+    def edit(ws):
+        ws.cell(15, 5).value = ws.cell(15, 4).value  # 006/006_1_2: apex = onset (5560)
+        ws.cell(16, 5).value = -1                     # 006/006_2_2: apex -1, SAMM's "not annotated"
+        ws.cell(17, 6).value = 5599                   # 007/007_1_2: offset past the last frame on disk (5588)
+    _edit_sheet(sheet, edit)
+    clip = root / "SAMM" / "007" / "007_1_2"
+    for n in (5580, 5584):  # 007/007_1_2's onset and apex frames are missing on disk
+        (clip / f"007_{n:05d}.jpg").unlink()
+    lines: list[str] = []
+    got = {c.sample: c for c in read_dataset("samm", root, warn=lines.append).clips}
+    assert [(s, c.onset, c.apex, c.offset, c.fixes) for s, c in got.items()] == [
+        ("006_1_2", 5560, None, 5568, ("apex_at_onset (apex 5560)",)),
+        ("006_2_2", 5570, None, 5578, ("apex_missing (apex cell -1)",)),
+        ("007_1_2", 5581, 5583, 5588, ("onset_nearest (5580 -> 5581)", "offset_nearest (5599 -> 5588)",
+                                       "apex_nearest (5584 -> 5583)"))]
+    assert lines[:2] == [
+        "note samm 006/006_1_2: apex 5560 equals the onset: it will be the frame of peak motion",
+        "note samm 006/006_2_2: apex cell -1 marks no apex: it will be the frame of peak motion"]
+    assert lines[2] == (f"note samm 007/007_1_2: onset frame 5580 is not in {clip}: the nearest frame inside "
+                        "the clip, 5581")
+    assert len(lines) == 6 and lines[-1].endswith("1 frame(s) missing inside onset..offset (5584); kept")
+
+
+def test_corrections_table_applied_and_reported(tmp_path):
+    """SAMM's known bad cells (tvaranka/meb's rows 56, 125, 132, 133 below the header), as meb corrects them."""
+    header = ["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame", "Offset Frame", "Duration",
+              "Type", "Action Units", "Notes", "Estimated Emotion"]
+    rows = [[99, f"099_{k}_1", 1, 10, 12, 20, 11, "Micro - 1/2", "R14", None, "Anger"] for k in range(134)]
+    special = {56: (5730, 5735, 5793, 5739),   # offset 5793 past the frames: 5739 (meb)
+               125: (1100, -1, 1110, 1110),    # apex -1: 1105 (meb)
+               132: (5000, -1, 5010, 5010),    # apex -1, but meb's 4945 is not a frame of this clip: estimated
+               133: (5125, 5130, 5135, 5135)}  # apex already given: the entry does not apply
+    for k, (onset, apex, offset, last) in special.items():
+        rows[k] = [6, f"006_{k}_1", 1, onset, apex, offset, 11, "Micro - 1/2", "R14", None, "Anger"]
+        rs.tiny_frames(tmp_path / "SAMM" / "006" / f"006_{k}_1", list(range(onset, last + 1)), "006_{:05d}.jpg")
+    rs.write_xlsx(tmp_path / "SAMM_Micro_FACS_Codes_v2.xlsx", [header, *rows], rs.SAMM_PRE)
+    lines: list[str] = []
+    got = {c.sample: c for c in read_dataset("samm", tmp_path, warn=lines.append).clips}
+    meb = "tvaranka/meb meb/datasets/datasets.py, SAMM: "
+    assert {s: (c.offset, c.apex, c.fixes) for s, c in got.items()} == {
+        "006_56_1": (5739, 5735, (f"corrected (offset 5793 -> 5739; {meb}'Mistake in file, change offset')",)),
+        "006_125_1": (1110, 1105, (f"corrected (apex -1 -> 1105; {meb}'Missing apex in file, change based on "
+                                   "optical flow')",)),
+        "006_132_1": (5010, None, ("apex_missing (apex cell -1)",)),
+        "006_133_1": (5135, 5130, ())}
+    notes = [x for x in lines if x.startswith("note")]
+    assert notes[0] == (f"note samm 006/006_56_1: offset 5793 -> 5739 (sheet row 71; {meb}'Mistake in file, "
+                        "change offset')")
+    assert len(notes) == 3 and len(lines) == 3 + 130  # the filler rows have no frames: one line each
+
+
+def test_correction_applies_only_to_a_bad_cell_and_a_fitting_value():
+    casme2 = next(c for c in CORRECTIONS if c.dataset == "casme2")  # meb: row 60's offset is 91
+    assert (casme2.row, casme2.column, casme2.value) == (60, "offset", 91)
+    cells = {"onset": 50, "apex": 70, "offset": 110}
+    assert casme2.applies(cells, range(50, 97))  # frame 110 is not on disk, 91 is
+    assert not casme2.applies(cells, range(50, 111))  # the sheet's offset fits this release's frames
+    assert not casme2.applies(cells, range(50, 90))  # 91 is not a frame of this clip either
+    assert not casme2.applies({**cells, "onset": 95}, range(50, 97))  # 91 would be before the onset
+
+
+def test_empty_folder_and_clip_beside_the_frames_are_skipped(trees, tmp_path):
+    root = _copy(trees, "samm", tmp_path)
     for f in (root / "SAMM" / "006" / "006_2_2").iterdir():
         f.unlink()  # an empty clip folder
+    _edit_sheet(root / "SAMM_Micro_FACS_Codes_v2.xlsx", lambda ws: ws.append(
+        [6, "006_1_2x", 1, 5600, 5605, 5610, 10, "Micro - 1/2", "R14", None, "Anger"]))
+    shutil.copytree(root / "SAMM" / "006" / "006_1_2", root / "SAMM" / "006" / "006_1_2x")  # frames 5560..5568
     lines: list[str] = []
     result = read_dataset("samm", root, warn=lines.append)
-    assert [c.name for c in result.clips] == ["samm 007/007_1_2"]
-    assert lines[0].startswith("skipped samm 006/006_1_2: onset frame 5560 is not among frames 5561..5568")
-    assert lines[1].startswith("skipped samm 006/006_2_2: no frame images in")
+    assert [c.name for c in result.clips] == ["samm 006/006_1_2", "samm 007/007_1_2"]
+    assert lines == [
+        f"skipped samm 006/006_2_2: no frame images in {root / 'SAMM/006/006_2_2'}",
+        f"skipped samm 006/006_1_2x: 0 frame(s) of onset..offset 5600..5610 in {root / 'SAMM/006/006_1_2x'} "
+        "(it has frames 5560..5568)"]
     assert "2 skipped" in result.summary()
 
 
@@ -221,15 +292,17 @@ def test_smic_empty_clip_and_missing_emotion_folders(trees, tmp_path):
     ]
 
 
-def test_casme3_clip_outside_recording(trees, tmp_path):
+def test_casme3_clip_past_the_recording(trees, tmp_path):
+    """A clip running past its recording keeps the frames there are (meb copies what exists)."""
     root = _copy(trees, "casme3", tmp_path)
     sheet = root / "annotation" / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
-    _edit_sheet(sheet, lambda ws: ws.append(["spNO.2", "b", 5, 40, 60, "AU1", 1, "sad"]))
+    _edit_sheet(sheet, lambda ws: ws.append(["spNO.2", "b", 5, 7, 60, "AU1", 1, "sad"]))
     lines: list[str] = []
     result = read_dataset("casme3", root, warn=lines.append)
-    assert len(result.clips) == 3
-    assert lines == [f"skipped casme3 spNO.2/b_5: offset frame 60 is not among frames 1..9 of "
-                     f"{root / 'part_A/spNO.2/b/color'}"]
+    assert [(c.sample, c.onset, c.apex, c.offset, c.fixes) for c in result.clips][-1] == (
+        "b_5", 5, 7, 9, ("offset_nearest (60 -> 9)",))
+    assert lines == [f"note casme3 spNO.2/b_5: offset frame 60 is not in {root / 'part_A/spNO.2/b/color'}: "
+                     "the nearest frame inside the clip, 9"]
 
 
 def test_dfme_columns_and_template(trees, tmp_path):

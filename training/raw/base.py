@@ -6,11 +6,15 @@ Frame numbers are the integers in the frame file names (``img46.jpg`` -> 46,
 Frames are sorted by that number, never in glob order (``img100`` sorts after ``img99``).
 
 Nothing is dropped silently: every clip a reader cannot use becomes one line naming the clip and
-the reason (:class:`ReadReport`), and a summary line counts them at the end.
+the reason (:class:`ReadReport`), and a summary line counts them at the end. Clips with unusual
+annotations are kept where public loaders keep them, and each decision is a note plus an entry
+of :attr:`Clip.fixes` (``<kind> (<what was done>)``, kinds in :data:`FIX_KINDS`), which
+preparation lists per clip in ``clips.csv`` and counts in ``prepare.json``.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 import sys
 from collections import Counter
@@ -21,6 +25,15 @@ from pathlib import Path
 from sofp.runtime.errors import SofpError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+FIX_KINDS = {
+    "corrected": "a known bad cell replaced from the corrections table (training/raw/corrections.py)",
+    "onset_nearest": "onset frame not on disk: the nearest existing frame inside onset..offset",
+    "offset_nearest": "offset frame not on disk: the nearest existing frame inside onset..offset",
+    "apex_nearest": "apex frame not on disk: the nearest existing frame after the onset",
+    "apex_at_onset": "sheet apex equals the onset: apex estimated from motion at preparation",
+    "apex_outside": "sheet apex outside onset..offset: apex estimated from motion at preparation",
+    "apex_missing": "apex cell empty, not a number or -1: apex estimated from motion at preparation",
+}
 _DIGITS = re.compile(r"\d+")
 
 
@@ -31,10 +44,11 @@ class Clip:
     ``frames`` are the clip's frame files, onset to offset, sorted by ``numbers`` (the integer in
     each file name). ``onset``, ``apex`` and ``offset`` are frame numbers as the coding sheet gives
     them (elements of ``numbers``; onset/offset are the first/last); ``apex`` is None where the
-    dataset does not annotate it (SMIC) or the sheet's cell is missing (preparation then finds it
-    by peak motion). ``emotion`` is the canonical emotion name (see
+    dataset does not annotate it (SMIC) or the sheet's apex cannot be used (preparation then finds
+    it by peak motion). ``emotion`` is the canonical emotion name (see
     :func:`sofp.training.raw.class_maps.canonical_emotion`), or the raw cell text when it is not a
-    known emotion. ``sample`` is the clip id, unique within a subject.
+    known emotion. ``sample`` is the clip id, unique within a subject. ``fixes``: what was decided
+    about the clip's annotation, ``<kind> (<detail>)`` with a kind of :data:`FIX_KINDS`.
     """
 
     dataset: str
@@ -47,6 +61,7 @@ class Clip:
     offset: int
     emotion: str
     raw_emotion: str = ""
+    fixes: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -89,6 +104,12 @@ class ReadReport:
         line = f"note {clip_name}: {text}"
         self.notes.append(line)
         self._emit(line)
+
+    def decide(self, clip_name: str, fixes: list[str], kind: str, text: str, detail: str | None = None) -> None:
+        """Note a decision about a kept clip's annotation and add ``<kind> (<detail or text>)`` to ``fixes``."""
+        assert kind in FIX_KINDS, kind
+        self.note(clip_name, text)
+        fixes.append(f"{kind} ({detail or text})")
 
     def summary(self, kept: int) -> str:
         """One line: rows read, clips kept, skipped by reason, notes."""
@@ -170,50 +191,68 @@ def check_clip(
     prefix: str | None = None,
     apex_annotated: bool = True,
     lister: Callable[[Path, str | None], tuple[list[Path], list[int], str | None]] | None = None,
+    fixes: Iterable[str] = (),
 ) -> Clip | None:
     """Build a :class:`Clip` from a sheet row after checking its frames; None (and a line) if unusable.
 
-    Checks: the folder has numbered frames; onset (and offset, apex when given) are frames of the
-    folder; onset <= apex <= offset. ``onset=None`` means the first frame, ``offset=None`` the
-    last (SMIC). A missing apex of a dataset that annotates it is kept with a note: preparation
-    estimates it by peak motion. The clip keeps the frames onset..offset only (a CAS(ME)^3 folder
-    holds a whole recording). ``lister``: a cached :func:`list_frames` when clips share folders.
+    ``onset=None`` means the folder's first frame, ``offset=None`` its last (SMIC). The clip keeps
+    the frames onset..offset only (a CAS(ME)^3 folder holds a whole recording). Skipped: a folder
+    without numbered frames, offset before onset, fewer than two frames of onset..offset on disk.
+    Kept, with a decision noted and added to the clip's ``fixes`` (as public loaders keep them):
+    an onset/offset frame not on disk -> the nearest existing frame inside onset..offset; an apex
+    equal to the onset, outside onset..offset, or missing where the dataset annotates apexes ->
+    None (preparation estimates it from motion); an apex frame not on disk -> the nearest existing
+    frame after the onset. ``fixes``: decisions already made (a corrected cell). ``lister``: a
+    cached :func:`list_frames` when clips share folders.
     """
     name = f"{dataset} {subject}/{sample}"
     frames, numbers, problem = (lister or list_frames)(folder, prefix)
     if problem:
         report.skip(name, problem, "missing frames")
         return None
-    onset = numbers[0] if onset is None else onset
-    offset_eff = numbers[-1] if offset is None else offset
-    for what, value in (("onset", onset), ("offset", offset_eff)):
-        if value not in numbers:
-            report.skip(name, f"{what} frame {value} is not among frames {numbers[0]}..{numbers[-1]}"
-                        f" of {folder}", f"{what} outside clip")
-            return None
-    if offset_eff < onset:
-        report.skip(name, f"offset {offset_eff} is before onset {onset}", "offset before onset")
+    first = numbers[0] if onset is None else onset
+    last = numbers[-1] if offset is None else offset
+    if last < first:
+        report.skip(name, f"offset {last} is before onset {first}", "offset before onset")
         return None
-    if apex is not None:
-        if apex not in numbers or not onset <= apex <= offset_eff:
-            report.skip(name, f"apex frame {apex} is outside onset..offset {onset}..{offset_eff}"
-                        f" or missing from {folder}", "apex outside clip")
-            return None
-        if apex == onset:
-            report.skip(name, f"apex frame {apex} equals onset: no onset-to-apex motion", "apex at onset")
-            return None
-    elif apex_annotated:
-        report.note(name, "apex not annotated in the sheet: it will be the frame of peak motion")
-    if offset_eff == onset:
-        report.skip(name, f"clip has one frame ({onset})", "one-frame clip")
+    lo, hi = bisect.bisect_left(numbers, first), bisect.bisect_right(numbers, last)
+    if hi - lo < 2:
+        have = f"{numbers[0]}..{numbers[-1]}" if numbers[0] != numbers[-1] else str(numbers[0])
+        report.skip(name, f"{hi - lo} frame(s) of onset..offset {first}..{last} in {folder} (it has frames {have})",
+                    "outside clip" if hi == lo else "one-frame clip")
         return None
-    lo, hi = numbers.index(onset), numbers.index(offset_eff)
-    gaps = sorted(set(range(onset, offset_eff + 1)) - set(numbers[lo:hi + 1]))
+    fixes = list(fixes)
+    for kind, given, found in (("onset", first, numbers[lo]), ("offset", last, numbers[hi - 1])):
+        if found != given:
+            report.decide(name, fixes, f"{kind}_nearest",
+                          f"{kind} frame {given} is not in {folder}: the nearest frame inside the clip, {found}",
+                          f"{given} -> {found}")
+    inside = numbers[lo + 1:hi]  # the frames an apex can be: after the onset, up to the offset
+    if apex is None:
+        if apex_annotated:
+            report.decide(name, fixes, "apex_missing",
+                          "apex not annotated in the sheet: it will be the frame of peak motion", "not annotated")
+    elif apex == first:
+        report.decide(name, fixes, "apex_at_onset",
+                      f"apex {apex} equals the onset: it will be the frame of peak motion", f"apex {apex}")
+        apex = None
+    elif not first < apex <= last:
+        report.decide(name, fixes, "apex_outside",
+                      f"apex {apex} is outside onset..offset {first}..{last}: it will be the frame of peak motion",
+                      f"apex {apex}")
+        apex = None
+    elif apex not in inside:
+        found = min(inside, key=lambda n: (abs(n - apex), n))
+        report.decide(name, fixes, "apex_nearest",
+                      f"apex frame {apex} is not in {folder}: the nearest frame after the onset, {found}",
+                      f"{apex} -> {found}")
+        apex = found
+    gaps = sorted(set(range(numbers[lo], numbers[hi - 1] + 1)) - set(numbers[lo:hi]))
     if gaps:
         shown = ", ".join(map(str, gaps[:5])) + (", ..." if len(gaps) > 5 else "")
         report.note(name, f"{len(gaps)} frame(s) missing inside onset..offset ({shown}); kept")
-    return Clip(dataset, subject, sample, tuple(frames[lo:hi + 1]), tuple(numbers[lo:hi + 1]), onset, apex,
-                offset_eff, emotion, raw_emotion or emotion)
+    return Clip(dataset, subject, sample, tuple(frames[lo:hi]), tuple(numbers[lo:hi]), numbers[lo], apex,
+                numbers[hi - 1], emotion, raw_emotion or emotion, tuple(fixes))
 
 
 def require_dir(root: str | Path, what: str) -> Path:

@@ -9,12 +9,14 @@ Layout (CASME II as distributed; confirmed against public readers of the sheet):
 
 Tolerated: any ``CASME2-coding*.xlsx`` (or csv) name; the old ``CASME2_label_Ver_2.xls`` release
 (read with xlrd, the ``xls`` extra); extra or unnamed columns (releases differ);
-``Onset Frame``/``OnsetFrame`` spellings; the Subject cell as ``1``, ``01`` or ``sub01``; the frame
-root at any of ``CASME2_RAW_selected``, ``CASME2_RAW``, ``Cropped`` or the root itself, down to
-``coded.FRAME_SEARCH_DEPTH`` (archives often unpack to ``CASME2_RAW_selected/CASME2_RAW_selected``). Apex cells
-that are empty or not a number (a few are ``/``) keep the clip with a note: its apex becomes the
-frame of peak motion. Frame numbers are the digits of the file name (img46 -> 46), the numbers the
-sheet uses.
+``Onset Frame``/``OnsetFrame`` spellings; the Subject cell as ``1``, ``01`` or ``sub01``; the frame root
+at any of ``CASME2_RAW_selected``, ``CASME2_RAW``, ``Cropped`` or the root itself, down to
+``coded.FRAME_SEARCH_DEPTH`` (archives often unpack to
+``CASME2_RAW_selected/CASME2_RAW_selected``). Apex cells that are empty or not a number
+(``sub04/EP12_01f`` has ``/``), or equal to the onset, keep the clip with a note: its apex becomes
+the frame of peak motion; a wrong offset is corrected from the corrections table or snapped to the
+nearest frame on disk (see ``base.check_clip``). Frame numbers are the digits of the file name
+(img46 -> 46), the numbers the sheet uses.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from sofp.training.raw.base import (
     require_dir,
 )
 from sofp.training.raw.class_maps import canonical_emotion
+from sofp.training.raw.corrections import corrections_for
 from sofp.training.raw.sheets import SheetRow, frame_cell, read_table, text_cell
 
 
@@ -151,30 +152,46 @@ class SheetReader(DatasetReader):
             report.skip(name, f"duplicate clip (sheet row {row.line})", "duplicate")
             return None
         seen.add((subject, sample))
-        frames: dict[str, int | None] = {}
-        noted = False
+        folder = self.folder(frame_root, row, subject)
+        cells: dict[str, int | None] = {}
+        fixes: list[str] = []
         for key in ("onset", "apex", "offset"):
             try:
-                frames[key] = frame_cell(row[key])
+                cells[key] = frame_cell(row[key])
             except ValueError as exc:
-                if key == "apex":  # CASME II has a few '/' apex cells: estimate it instead
-                    report.note(name, f"apex cell {exc} is not a frame number: it will be the frame of "
-                                      "peak motion")
-                    frames[key], noted = None, True
-                    continue
-                report.skip(name, f"{key} cell {exc} is not a frame number (sheet row {row.line})",
-                            "bad cell")
-                return None
-        if frames["onset"] is None:
+                if key != "apex":
+                    report.skip(name, f"{key} cell {exc} is not a frame number (sheet row {row.line})", "bad cell")
+                    return None
+                cells[key] = None  # CASME II has a '/' apex: estimated instead
+                report.decide(name, fixes, "apex_missing",
+                              f"apex cell {exc} is not a frame number: it will be the frame of peak motion",
+                              f"apex cell {exc}")
+        _, numbers, _ = lister(folder, self.prefix)
+        for fix in corrections_for(self.name, row.index):
+            if fix.applies(cells, numbers):
+                report.decide(name, fixes, "corrected",
+                              f"{fix.column} {cells[fix.column]} -> {fix.value} (sheet row {row.line}; {fix.source})",
+                              f"{fix.column} {cells[fix.column]} -> {fix.value}; {fix.source}")
+                cells[fix.column] = fix.value
+        if cells["apex"] is not None and cells["apex"] < 0:
+            report.decide(name, fixes, "apex_missing",
+                          f"apex cell {cells['apex']} marks no apex: it will be the frame of peak motion",
+                          f"apex cell {cells['apex']}")
+            cells["apex"] = None
+        if cells["onset"] is None:
             report.skip(name, f"onset cell is empty (sheet row {row.line})", "bad cell")
             return None
+        for key in ("onset", "offset"):
+            if (cells[key] or 0) < 0:
+                report.skip(name, f"{key} cell {cells[key]} is not a frame number (sheet row {row.line})", "bad cell")
+                return None
         raw = text_cell(row["emotion"])
         if not raw:
             report.skip(name, f"emotion cell is empty (sheet row {row.line})", "bad cell")
             return None
         return check_clip(
-            report, dataset=self.name, subject=subject, sample=sample,
-            folder=self.folder(frame_root, row, subject), onset=frames["onset"], apex=frames["apex"],
-            offset=frames["offset"], emotion=canonical_emotion(raw), raw_emotion=raw, prefix=self.prefix,
-            apex_annotated=self.apex_annotated and not noted, lister=lister,
+            report, dataset=self.name, subject=subject, sample=sample, folder=folder, onset=cells["onset"],
+            apex=cells["apex"], offset=cells["offset"], emotion=canonical_emotion(raw), raw_emotion=raw,
+            prefix=self.prefix, lister=lister, fixes=fixes,
+            apex_annotated=self.apex_annotated and not any(f.startswith("apex_missing") for f in fixes),
         )

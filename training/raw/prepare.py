@@ -8,10 +8,11 @@ Per clip (:func:`process_clip`), with the runtime's own code:
    around the box, ``crop_size`` px, 112 by default). ``face="full"`` uses the whole frame
    instead (releases that are already face crops); ``"auto"`` (default) does that only when no
    face is found, and says so for that clip (``face`` column of clips.csv).
-2. Apex: the sheet's apex frame; where none is annotated (SMIC, an empty or ``/`` CASME II cell)
-   the frame of peak motion: every frame onset+1..offset is cropped, aligned to the onset crop,
-   its flow from the onset measured with ``apex_flow`` (cpu-dis) and reduced to one number with
-   the runtime's :func:`sofp.runtime.spotting.motion_magnitude`; the largest wins.
+2. Apex: the sheet's apex frame; where none can be used (SMIC; an empty, ``/`` or -1 cell; an apex
+   equal to the onset or outside the clip: see ``Clip.fixes``) the frame of peak motion: every
+   frame onset+1..offset is cropped, aligned to the onset crop, its flow from the onset measured
+   with ``apex_flow`` (cpu-dis) and reduced to one number with the runtime's
+   :func:`sofp.runtime.spotting.motion_magnitude`; the largest wins.
    ``apex="midpoint"`` takes the onset/offset midpoint instead, as some published work does.
 3. Crop the apex frame and remove global head motion with the runtime's ``align(onset, apex)``.
 4. Onset-to-apex flow with the pinned settings of ``runtime/flow/params.py`` (default
@@ -23,8 +24,10 @@ Clips run in parallel (``workers`` processes, each with its own flow backend) un
 Each finished clip is appended to ``journal.jsonl``; a rerun skips clips whose journal entry and
 PNG are valid, so an interrupted run resumes. At the end ``labels.csv`` (file, dataset, subject,
 sample, label, emotion: the composite's columns; subject ``<dataset>/<subject>``; ``emotion``
-holds the class name), ``clips.csv`` (every clip with onset/apex/offset, raw emotion and how the
-apex was chosen) and ``prepare.json`` (settings, counts, timings) are written atomically.
+holds the class name), ``clips.csv`` (every clip with onset/apex/offset, raw emotion, how the
+apex was chosen and, in ``fixes``, every decision about an unusual annotation: corrected cell,
+nearest frame, apex estimated) and ``prepare.json`` (settings, counts including ``fixes`` per
+kind, timings) are written atomically.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from sofp.training.raw.class_maps import DEFAULT_CLASS_MAP, ClassMap, get_class_
 
 LABEL_COLUMNS = ("file", "dataset", "subject", "sample", "label", "emotion")
 CLIP_COLUMNS = ("file", "dataset", "subject", "sample", "emotion", "raw_emotion", "onset", "apex", "offset",
-                "apex_source", "frames", "face", "flow", "seconds")
+                "apex_source", "fixes", "frames", "face", "flow", "seconds")
 APEX_MODES = ("peak", "midpoint")
 FACE_MODES = ("auto", "detect", "full")
 
@@ -232,6 +235,7 @@ def process_clip(clip: Clip, tools: ClipTools, cfg: PrepareConfig) -> tuple[np.n
         "file": clip_file(clip), "dataset": clip.dataset, "subject": clip.subject,
         "sample": clip.sample, "emotion": clip.emotion, "raw_emotion": clip.raw_emotion,
         "onset": clip.onset, "apex": apex, "offset": clip.offset, "apex_source": source,
+        "fixes": "; ".join(clip.fixes),
         "frames": len(clip.frames), "face": crop.used, "flow": getattr(tools.flow, "name", cfg.flow),
         "seconds": round(time.perf_counter() - t0, 4),
     }
@@ -469,7 +473,8 @@ def prepare(cfg: PrepareConfig, *, tools: ClipTools | None = None, warn: Callabl
                    "excluded": dict(excluded), "skipped_reading": len(read_skipped),
                    "skipped_preparing": len(skipped), "resumed": resumed,
                    "face_full_frame": sum(r["face"] == "full" for r in ordered),
-                   "apex_estimated": sum(r["apex_source"] != "sheet" for r in ordered)},
+                   "apex_estimated": sum(r["apex_source"] != "sheet" for r in ordered),
+                   "fixes": dict(Counter(f.partition(" (")[0] for r in ordered for f in _fixes(r)))},
         "skipped": read_skipped + skipped,
         "seconds": round(seconds, 2),
         "clip_seconds_median": round(statistics.median(clip_seconds), 4) if clip_seconds else None,
@@ -484,6 +489,11 @@ def prepare(cfg: PrepareConfig, *, tools: ClipTools | None = None, warn: Callabl
         say(f"warning: class(es) {', '.join(empty)} of class map {class_map.name} have no clip in "
             f"{out / 'labels.csv'}; training needs every class present (choose another --class-map, or relabel)")
     return res
+
+
+def _fixes(record: dict) -> list[str]:
+    """The annotation decisions of a prepared clip (``fixes`` of clips.csv, ``; ``-separated)."""
+    return [f for f in record.get("fixes", "").split("; ") if f]
 
 
 def _versions() -> dict:

@@ -12,7 +12,9 @@ which public readers skip with ``header=13``):
 Tolerated: the header row is searched for in the first 40 rows (not a fixed offset); column
 spellings with or without spaces; the Subject cell as ``6`` or ``006``; the frame root named
 ``SAMM``, ``SAMM_CROP`` or the root itself. Frame numbers are the digits after the last
-underscore (``006_05562`` -> 5562), the numbers the sheet uses.
+underscore (``006_05562`` -> 5562), the numbers the sheet uses. An apex of -1 (three rows) means
+"not annotated": the corrections table (``corrections.py``) puts public loaders' values there, or
+the apex is estimated from motion; the one known wrong offset is corrected the same way.
 """
 
 from __future__ import annotations

@@ -27,10 +27,12 @@ def norm(text: Any) -> str:
 
 @dataclass(frozen=True)
 class SheetRow:
-    """One data row: its 1-based row number in the file and its values by canonical column."""
+    """One data row: its 1-based row number in the file, its 0-based position below the header row
+    (blank rows counted, as a pandas index counts them) and its values by canonical column."""
 
     line: int
     values: dict[str, Any]
+    index: int = 0
 
     def __getitem__(self, key: str) -> Any:
         return self.values.get(key)
@@ -157,14 +159,15 @@ def _data_rows(rows: list[list[Any]], header_at: int, cells: list[str],
         if all(c is None or (isinstance(c, str) and not c.strip()) for c in row):
             continue
         values = {k: (row[c] if c < len(row) else None) for k, c in where.items()}
-        out.append(SheetRow(j, values))
+        out.append(SheetRow(j, values, j - header_at - 2))
     return out
 
 
 def frame_cell(value: Any) -> int | None:
     """A frame-number cell -> int, or None when empty; ValueError with the cell text when not a number.
 
-    Accepts ints, integral floats (``46.0``) and digit strings; ``/``, ``-`` and blanks are empty.
+    Accepts ints, integral floats (``46.0``) and (signed) digit strings; ``/``, ``-`` and blanks are
+    empty. A negative number is returned as is (SAMM writes -1 for a missing apex).
     """
     if value is None:
         return None
@@ -181,7 +184,7 @@ def frame_cell(value: Any) -> int | None:
     text = str(value).strip()
     if text in ("", "/", "-", "--", "n/a", "N/A", "NA", "nan", "None"):
         return None
-    if re.fullmatch(r"\d+(\.0+)?", text):
+    if re.fullmatch(r"-?\d+(\.0+)?", text):
         return int(float(text))
     raise ValueError(repr(value))
 

@@ -12,8 +12,8 @@ onset is the first frame, the offset the last and the apex is found at preparati
 or the onset/offset midpoint on request). Subjects and clip ids are zero-padded as in the
 composite (``s1`` -> ``s01``, ``s1_ne_01`` -> ``s01_ne_01``). Tolerated: the subject folders
 directly under the root or under ``HS``/``SMIC-HS``/``SMIC_all_cropped/HS`` (down to
-``coded.FRAME_SEARCH_DEPTH``);
-emotion folders with or without the ``micro/`` level; folder names in any case.
+``coded.FRAME_SEARCH_DEPTH``); emotion folders with or without the ``micro/`` level; folder names
+in any case.
 """
 
 from __future__ import annotations
