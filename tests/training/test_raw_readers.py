@@ -322,6 +322,24 @@ def test_dfme_columns_and_template(trees, tmp_path):
     assert len(result.clips) == 2
 
 
+def test_dfme_refuses_an_ambiguous_sheet(trees, tmp_path):
+    root = _copy(trees, "dfme", tmp_path)
+    (root / "sub01" / "notes.csv").write_text("unrelated\n")  # not DFME-named, not in the root: never a candidate
+    assert len(read_dataset("dfme", root).clips) == 2
+    shutil.copy(root / "dfme_coding.csv", root / "sub02" / "DFME_coding_old.csv")
+    with pytest.raises(SofpError) as err:
+        read_dataset("dfme", root)
+    assert str(err.value) == (f"2 candidate DFME coding sheets under {str(root)!r}: dfme_coding.csv, "
+                              "sub02/DFME_coding_old.csv; pass one with --sheet")
+    assert len(read_dataset("dfme", root, sheet="dfme_coding.csv").clips) == 2
+    (root / "sub02" / "DFME_coding_old.csv").unlink()
+    (root / "dfme_coding.csv").rename(root / "coding.csv")  # no DFME name: the one sheet in the root
+    assert len(read_dataset("dfme", root).clips) == 2
+    (root / "labels.csv").write_text("x\n")
+    with pytest.raises(SofpError, match=r"^2 candidate DFME coding sheets under .*: coding\.csv, labels\.csv; pass"):
+        read_dataset("dfme", root)
+
+
 def test_class_maps():
     comp = get_class_map("composite")
     assert comp.labels == ("negative", "positive", "surprise")

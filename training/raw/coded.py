@@ -117,11 +117,15 @@ class SheetReader(DatasetReader):
     def folder(self, frame_root: Path, row: SheetRow, subject: str) -> Path:
         raise NotImplementedError
 
+    def find_sheet(self, root: Path) -> Path:
+        """The coding sheet: ``--sheet``, else the first match of ``sheet_patterns`` under ``root``."""
+        return find_file(root, self.sheet_patterns, f"{self.title} coding sheet", self.sheet)
+
     # -- shared --------------------------------------------------------------------------------
     def read(self, root: str | Path, *, warn: Callable[[str], None] | None = None) -> ReadResult:
         """Read every row of the coding sheet; unusable rows become skip lines in the report."""
         root = require_dir(root, self.title or self.name)
-        sheet = find_file(root, self.sheet_patterns, f"{self.title} coding sheet", self.sheet)
+        sheet = self.find_sheet(root)
         rows = read_table(sheet, self.required, self.optional, sheet=self.worksheet)
         frame_root = find_frame_root(root, self.frame_dirs, self.is_subject_dir, self.frames)
         report = ReadReport(self.name, warn)

@@ -4,7 +4,10 @@ DFME (7 emotions, 200-500 fps) is distributed on request; its folder layout and 
 could not be confirmed. This reader therefore takes a coding sheet (csv or xlsx) with one row per
 clip and a frame-folder template:
 
-    <root>/dfme_coding.csv              # default columns (any of the listed spellings):
+    <root>/dfme_coding.csv              # any .csv/.xlsx/.xls with "dfme" in its name (any case)
+                                        # anywhere below the root, else the one sheet in the root;
+                                        # several candidates are refused (pass one with --sheet).
+                                        # Default columns (any of the listed spellings):
                                         # Subject|subject|Participant, Filename|clip|sample|Video,
                                         # Onset|OnsetFrame, Apex|ApexFrame, Offset|OffsetFrame,
                                         # Emotion|Estimated Emotion|label
@@ -21,10 +24,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sofp.runtime.errors import UsageError
+from sofp.runtime.errors import SofpError, UsageError
 from sofp.training.raw.coded import SheetReader
 from sofp.training.raw.sheets import SheetRow, text_cell
 
+SHEETS = (".csv", ".xlsx", ".xls")
 DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "subject": ("Subject", "Participant", "sub"),
     "filename": ("Filename", "clip", "sample", "Video", "Clip ID"),
@@ -38,7 +42,6 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
 class DfmeReader(SheetReader):
     name = "dfme"
     title = "DFME"
-    sheet_patterns = ("*DFME*.csv", "*DFME*.xlsx", "*dfme*.csv", "*dfme*.xlsx", "*.csv", "*.xlsx")
 
     def __init__(self, *, sheet: str | Path | None = None, frames: str | Path | None = None,
                  prefix: str | None = None, worksheet: str | None = None,
@@ -59,6 +62,24 @@ class DfmeReader(SheetReader):
 
     def is_subject_dir(self, name: str) -> bool:
         return True
+
+    def find_sheet(self, root: Path) -> Path:
+        """``--sheet``; else the one sheet named like DFME's below ``root``, else the one sheet in ``root``.
+
+        No public description of DFME's files exists, so a guess between two files is refused: one
+        line lists the candidates.
+        """
+        if self.sheet is not None:
+            return super().find_sheet(root)
+        named = sorted(p for p in root.rglob("*[Dd][Ff][Mm][Ee]*") if p.is_file() and p.suffix.lower() in SHEETS)
+        for hits in (named, sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in SHEETS)):
+            if len(hits) > 1:
+                raise SofpError(f"{len(hits)} candidate DFME coding sheets under {str(root)!r}: "
+                                f"{', '.join(str(p.relative_to(root)) for p in hits)}; pass one with --sheet")
+            if hits:
+                return hits[0]
+        raise SofpError(f"no DFME coding sheet under {str(root)!r} (looked for a .csv/.xlsx/.xls named *dfme* "
+                        "below it, or one in it); pass it with --sheet")
 
     def subject(self, value: Any) -> str:
         text = text_cell(value)
