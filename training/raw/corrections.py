@@ -10,10 +10,12 @@ never silent. Cells no entry covers go through the general rules of
 :func:`sofp.training.raw.base.check_clip` (nearest frame, apex estimated from motion).
 
 - CASME II, row 60: the offset is wrong in the sheet; tvaranka/meb sets 91.
-- SAMM, row 56: the offset is wrong; tvaranka/meb sets 5739 (another public loader corrects it
-  differently, so the sheet's value is replaced only when it does not fit the frames on disk).
+- SAMM, row 56: the offset is wrong; tvaranka/meb sets 5739 (public loaders differ on this cell,
+  so the sheet's value is replaced only when it does not fit the frames on disk).
 - SAMM, rows 125, 132 and 133: the apex is -1 (not annotated); tvaranka/meb sets 1105, 4945 and
   5130, found from optical flow.
+- CAS(ME)^3 part A, rows 128 (apex 160), 749 (onset 2647), 708, 796, 798 (offsets 34, 1845, 2403)
+  and 750 (onset 1; meb sets the apex to 1 too, which is the onset: here the apex is estimated).
 """
 
 from __future__ import annotations
@@ -62,6 +64,12 @@ CORRECTIONS: tuple[Correction, ...] = (
     Correction("samm", 125, "apex", 1105, -1, f"{MEB}, SAMM: 'Missing apex in file, change based on optical flow'"),
     Correction("samm", 132, "apex", 4945, -1, f"{MEB}, SAMM: 'Missing apex in file, change based on optical flow'"),
     Correction("samm", 133, "apex", 5130, -1, f"{MEB}, SAMM: 'Missing apex in file, change based on optical flow'"),
+    Correction("casme3", 128, "apex", 160, None, f"{MEB}, Casme3"),
+    Correction("casme3", 749, "onset", 2647, None, f"{MEB}, Casme3"),
+    Correction("casme3", 750, "onset", 1, None, f"{MEB}, Casme3"),
+    Correction("casme3", 708, "offset", 34, None, f"{MEB}, Casme3"),
+    Correction("casme3", 796, "offset", 1845, None, f"{MEB}, Casme3"),
+    Correction("casme3", 798, "offset", 2403, None, f"{MEB}, Casme3"),
 )
 
 
