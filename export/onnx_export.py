@@ -29,16 +29,15 @@ import numpy as np
 import onnx
 
 from sofp.export import trt_ops
+from sofp.export.defaults import DEFAULT_OPSET, MIN_OPSET
+from sofp.export.defaults import ONNX_PARITY_N as PARITY_N
 from sofp.export.onnx_checks import check_model, default_opset
 from sofp.export.parity import FP32_LOGITS, FP32_TOKENS, ParityReport, compare, sidecar_parity
 from sofp.export.sidecar import file_sha256, io_entry, make_sidecar, write_sidecar
 from sofp.runtime.errors import SofpError, UsageError
 
-DEFAULT_OPSET = 17
-MIN_OPSET = 14  # the attention blocks need opset >= 14 with the TorchScript exporter
 INPUT_NAME = "input"
 QUADRANTS = ("tl", "tr", "bl", "br")
-PARITY_N = 64  # random inputs checked at export
 
 
 def versions() -> dict:

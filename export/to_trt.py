@@ -1,6 +1,8 @@
-"""Build TensorRT engine(s) from a checkpoint or an ONNX graph: ``python export/to_trt.py --ckpt CKPT | --onnx FILE
-[--precision fp32|fp16|int8] [--calib DIR] [--min-batch N --opt-batch N --max-batch N] [--workspace MB]
-[--timing-cache F] [--dla-core N] [--split] [--force]``.
+"""Build TensorRT engine(s) from a checkpoint or an ONNX graph, each checked against ONNX Runtime.
+
+    python export/to_trt.py --ckpt CKPT | --onnx FILE [--precision fp32|fp16|int8] [--calib DIR]
+        [--min-batch N --opt-batch N --max-batch N] [--workspace MB] [--timing-cache F] [--dla-core N]
+        [--split] [--force]
 
 Writes the ONNX graph(s), the engine(s) (plain TensorRT plans) and a ``<file>.json`` sidecar for each.
 Without TensorRT or a GPU it still writes the ONNX files and exits 2 with one line naming what is
@@ -14,7 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from sofp.runtime.errors import run_cli
+from sofp.export.defaults import DEFAULT_OPSET, TRT_PARITY_N
+from sofp.export.trt_build import DEFAULT_PROFILE, DLA_PROFILE, PRECISIONS, BuildSettings
+from sofp.runtime.errors import UsageError, run_cli
 
 
 def resolve_profile(mn: int | None, opt: int | None, mx: int | None, dla: bool) -> tuple[int, int, int]:
@@ -23,8 +27,6 @@ def resolve_profile(mn: int | None, opt: int | None, mx: int | None, dla: bool) 
     GPU default 1/8/32; with the DLA (static shapes only) every unspecified value takes the one given
     (or 1). Ordering errors are left to ``BuildSettings.validate``.
     """
-    from sofp.export.trt_build import DEFAULT_PROFILE
-
     if dla:
         given = [v for v in (opt, mn, mx) if v is not None]
         b = given[0] if given else 1
@@ -36,11 +38,8 @@ def resolve_profile(mn: int | None, opt: int | None, mx: int | None, dla: bool) 
 
 
 def parse_args(argv: list[str] | None):
-    from sofp.export.onnx_export import DEFAULT_OPSET
-    from sofp.export.trt_build import DEFAULT_PROFILE, DLA_PROFILE, PRECISIONS, BuildSettings
-    from sofp.export.trt_export import PARITY_N, TrtExportConfig
-
-    p = argparse.ArgumentParser(prog="export/to_trt.py", description=__doc__.splitlines()[0])
+    """A checked ``TrtExportConfig``; every usage error is raised before onnx, torch or TensorRT loads."""
+    p = argparse.ArgumentParser(prog="python export/to_trt.py", description=__doc__.splitlines()[0])
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ckpt", type=Path, help="SOFP Edge checkpoint (.pt)")
     src.add_argument("--onnx", type=Path, help="FP32 .onnx written by to_onnx.py (with its sidecar)")
@@ -60,22 +59,29 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--force", action="store_true", help="rebuild a cached engine; keep one that fails parity")
     p.add_argument("--opset", type=int, default=None,
                    help=f"ONNX opset for --ckpt (default {DEFAULT_OPSET}; 16 where the local TensorRT is 8.5)")
-    p.add_argument("--parity-n", type=int, default=PARITY_N, help=f"random inputs for the parity check ({PARITY_N})")
+    p.add_argument("--parity-n", type=int, default=TRT_PARITY_N,
+                   help=f"random inputs for the parity check ({TRT_PARITY_N})")
     a = p.parse_args(argv)
     profile = resolve_profile(a.min_batch, a.opt_batch, a.max_batch, dla=a.dla_core is not None)
     settings = BuildSettings(
         precision=a.precision, min_batch=profile[0], opt_batch=profile[1], max_batch=profile[2],
         workspace_mb=a.workspace, timing_cache=a.timing_cache, dla_core=a.dla_core, calib_dir=a.calib,
         calib_cache=a.calib_cache, calib_batch=a.calib_batch,
-    )
+    ).validate()
+    for flag, path in (("--ckpt", a.ckpt), ("--onnx", a.onnx), ("--calib", a.calib)):
+        if path is not None and not path.exists():
+            raise UsageError(f"{flag} {path} does not exist")
+    from sofp.export.trt_export import TrtExportConfig
+
     return TrtExportConfig(ckpt=a.ckpt, onnx=a.onnx, out_dir=a.out, settings=settings, split=a.split,
                            force=a.force, opset=a.opset, parity_n=a.parity_n)
 
 
 def _main(argv: list[str] | None) -> int:
+    config = parse_args(argv)
     from sofp.export.trt_export import export_trt
 
-    result = export_trt(parse_args(argv))
+    result = export_trt(config)
     for f in result.written:
         print(f)
     for f in result.reused:

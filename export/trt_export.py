@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from sofp.export import trt_ops
+from sofp.export.defaults import TRT_PARITY_N as PARITY_N
 from sofp.export.fp16 import convert_fp16, fp16_path
 from sofp.export.naming import EngineKey, engine_name, target_engine_name
 from sofp.export.onnx_checks import check_model, load_onnx, require_compatible
@@ -39,7 +40,6 @@ from sofp.export.trtexec import trtexec_command
 from sofp.runtime.errors import SofpError, UsageError
 
 DEFAULT_OUT = Path("runs/export")
-PARITY_N = 1024  # random inputs: near-ties are common off-distribution, so use many
 
 
 @dataclass(frozen=True)
