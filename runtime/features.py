@@ -11,19 +11,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-FEATURE_SIZE = 28
-CHANNELS = ("u", "v", "strain")
+from sofp.runtime.shared_params import SHARED
 
-# Everything a checkpoint, an ONNX sidecar or an engine sidecar records about its input.
-INPUT_SPEC: dict = {
-    "channels": list(CHANNELS),
-    "height": FEATURE_SIZE,
-    "width": FEATURE_SIZE,
-    "layout": "NCHW",
-    "dtype": "float32",
-    "normalisation": "per-image per-channel min-max to uint8 0..255, then divided by 255",
-    "range": [0.0, 1.0],
-}
+# Everything a checkpoint, an ONNX sidecar or an engine sidecar records about its input
+# (runtime/shared_params.json, shared with the native runtime).
+INPUT_SPEC: dict = SHARED["input_spec"]
+FEATURE_SIZE = int(INPUT_SPEC["height"])
+CHANNELS = tuple(INPUT_SPEC["channels"])
 
 
 def optical_strain(flow: np.ndarray) -> np.ndarray:

@@ -34,9 +34,10 @@ import numpy as np
 from sofp.runtime.errors import SofpError
 from sofp.runtime.events import Event, FrameTelemetry
 from sofp.runtime.features import features_to_input, flow_to_features, mirror_features
+from sofp.runtime.shared_params import SHARED
 from sofp.runtime.spotting import SpotConfig, SpottedInterval, Spotter, motion_magnitude
 
-MOTION_FLOW_PARAMS = {"preset": "ultrafast"}
+MOTION_FLOW_PARAMS = {"preset": SHARED["motion"]["preset"]}  # runtime/shared_params.json
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class PipelineConfig:
     motion_flow: Any = "cpu-dis"
     motion_flow_params: Any = field(default_factory=lambda: dict(MOTION_FLOW_PARAMS))
     motion_size: int | None = None
-    top_fraction: float = 0.1
+    top_fraction: float = SHARED["motion"]["top_fraction"]
     backend: Any = "auto"
     model: str | None = None
     threads: int = 1
@@ -74,7 +75,7 @@ class PipelineConfig:
     aligner: Any = None
     motion_align: str = "robust"
     stabilise: bool = True
-    mirror_average: bool = True
+    mirror_average: bool = SHARED["mirror_average"]
 
 
 @dataclass

@@ -46,6 +46,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sofp.runtime.shared_params import SHARED
+
+_SPOT = SHARED["spot"]  # defaults shared with the native runtime (runtime/shared_params.json)
+_MOTION = SHARED["motion"]
 MAD_TO_SIGMA = 1.4826
 
 
@@ -53,18 +57,18 @@ MAD_TO_SIGMA = 1.4826
 class SpotConfig:
     """Spotting parameters; durations in seconds, magnitudes in px of the motion crop."""
 
-    reference_lag_s: float = 0.3  # how far back the quiet-time reference trails the current frame
-    window_s: float = 2.0  # recent quiet history the thresholds are estimated from
-    warmup_s: float = 0.3  # quiet history needed before anything is spotted
-    k_on: float = 6.0  # start threshold: median + k_on robust sigmas ...
-    k_off: float = 3.0  # ... end threshold: median + k_off robust sigmas
-    floor_on: float = 0.03  # ... but never closer than this to the median (px)
-    floor_off: float = 0.02  # (px)
-    hold_s: float = 0.05  # the signal must stay at or below ``off`` this long to end a movement
-    smooth_s: float = 0.03  # centred moving average over this long (>= 1 sample) before spotting
-    min_duration_s: float = 0.04
-    max_duration_s: float = 0.5  # micro-expressions last under half a second
-    settle_s: float = 1.0  # after a too-long candidate, restart the reference at the latest after this
+    reference_lag_s: float = _SPOT["reference_lag_s"]  # how far back the quiet-time reference trails the current frame
+    window_s: float = _SPOT["window_s"]  # recent quiet history the thresholds are estimated from
+    warmup_s: float = _SPOT["warmup_s"]  # quiet history needed before anything is spotted
+    k_on: float = _SPOT["k_on"]  # start threshold: median + k_on robust sigmas ...
+    k_off: float = _SPOT["k_off"]  # ... end threshold: median + k_off robust sigmas
+    floor_on: float = _SPOT["floor_on"]  # ... but never closer than this to the median (px)
+    floor_off: float = _SPOT["floor_off"]  # (px)
+    hold_s: float = _SPOT["hold_s"]  # the signal must stay at or below ``off`` this long to end a movement
+    smooth_s: float = _SPOT["smooth_s"]  # centred moving average over this long (>= 1 sample) before spotting
+    min_duration_s: float = _SPOT["min_duration_s"]
+    max_duration_s: float = _SPOT["max_duration_s"]  # micro-expressions last under half a second
+    settle_s: float = _SPOT["settle_s"]  # after a too-long candidate, restart the reference at the latest after this
 
     def __post_init__(self) -> None:
         if self.hold_s < 0 or self.smooth_s < 0:
@@ -97,7 +101,7 @@ class SpottedInterval:
         return self.offset_time - self.onset_time
 
 
-def motion_magnitude(flow: np.ndarray, top_fraction: float = 0.1, cell: int = 8,
+def motion_magnitude(flow: np.ndarray, top_fraction: float = _MOTION["top_fraction"], cell: int = _MOTION["cell"],
                      remove_global: bool = True) -> float:
     """One motion number (px) from an H x W x 2 flow (px).
 

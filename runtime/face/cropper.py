@@ -29,8 +29,10 @@ import numpy as np
 
 from sofp.runtime.face.box import FaceBox, FaceCrop
 from sofp.runtime.face.detector import HaarDetector
+from sofp.runtime.shared_params import SHARED
 
-DEFAULT_CROP = 112
+_FACE = SHARED["face"]  # defaults shared with the native runtime (runtime/shared_params.json)
+DEFAULT_CROP = int(_FACE["crop_size"])
 
 
 def _subpixel_peak(res: np.ndarray, x: int, y: int) -> tuple[float, float]:
@@ -58,10 +60,11 @@ class FaceCropper:
     No face: returns None (never raises on a valid image).
     """
 
-    def __init__(self, size: int = DEFAULT_CROP, margin: float = 0.2, detect_every: int = 15,
-                 detect_width: int = 160, track_min_score: float = 0.6, max_misses: int = 3,
-                 center_alpha: float = 0.3, size_deadband: float = 0.15,
-                 search_every: int = 3, detector: HaarDetector | None = None) -> None:
+    def __init__(self, size: int = DEFAULT_CROP, margin: float = _FACE["margin"],
+                 detect_every: int = _FACE["detect_every"], detect_width: int = _FACE["detect_width"],
+                 track_min_score: float = _FACE["track_min_score"], max_misses: int = _FACE["max_misses"],
+                 center_alpha: float = _FACE["center_alpha"], size_deadband: float = _FACE["size_deadband"],
+                 search_every: int = _FACE["search_every"], detector: HaarDetector | None = None) -> None:
         if size < 16 or detect_every < 1 or detect_width < 64:
             raise ValueError(f"bad FaceCropper settings: size {size}, detect_every {detect_every}, "
                              f"detect_width {detect_width} (valid: size >= 16, detect_every >= 1, width >= 64)")

@@ -14,8 +14,10 @@ import numpy as np
 
 from sofp.runtime.errors import UsageError
 from sofp.runtime.face.box import FaceBox
+from sofp.runtime.shared_params import SHARED
 
-CASCADE = "haarcascade_frontalface_default.xml"
+_DET = SHARED["detector"]  # defaults shared with the native runtime (runtime/shared_params.json)
+CASCADE = _DET["cascade"]
 _SEARCH = ("/usr/share/opencv4/haarcascades", "/usr/share/opencv/haarcascades",
            "/usr/local/share/opencv4/haarcascades", "/usr/local/share/opencv/haarcascades")
 
@@ -55,8 +57,8 @@ class HaarDetector:
             return False, f"OpenCV {cv2.__version__} ships no Haar cascades ({CASCADE}); install opencv-python<5"
         return True, path
 
-    def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 4, min_size_frac: float = 0.2,
-                 pad: float = 0.15) -> None:
+    def __init__(self, scale_factor: float = _DET["scale_factor"], min_neighbors: int = _DET["min_neighbors"],
+                 min_size_frac: float = _DET["min_size_frac"], pad: float = _DET["pad"]) -> None:
         ok, reason = self.probe()
         if not ok:
             raise UsageError(f"face detector unavailable: {reason}")

@@ -21,14 +21,17 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from sofp.runtime.shared_params import SHARED
+
+_ST = SHARED["stabiliser"]  # defaults shared with the native runtime (runtime/shared_params.json)
 METHODS = ("robust", "phase", "ecc", "none")
 
 
 class Stabiliser:
     """Aligns S x S uint8 grey crops to a reference crop; ``last_shift`` holds (dx, dy) px found."""
 
-    def __init__(self, method: str = "robust", max_shift_frac: float = 0.25, ecc_iterations: int = 30,
-                 refine: int = 2, border: int = 8) -> None:
+    def __init__(self, method: str = _ST["method"], max_shift_frac: float = _ST["max_shift_frac"],
+                 ecc_iterations: int = 30, refine: int = 2, border: int = _ST["border"]) -> None:
         if method not in METHODS:
             raise ValueError(f"stabiliser method {method!r}; valid: {', '.join(METHODS)}")
         self.method = method
@@ -73,11 +76,13 @@ class Stabiliser:
         if min(h, w) <= 4 * b:
             return dx, dy
         if self._dis is None:
-            self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+            from sofp.runtime.flow.dis import DisFlow
+
+            self._dis = DisFlow({"preset": _ST["refine_preset"]})
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         back = cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
-        flow = self._dis.calc(reference, back, None)[b:-b, b:-b].reshape(-1, 2)
+        flow = self._dis.compute(reference, back)[b:-b, b:-b].reshape(-1, 2)
         mu, mv = np.median(flow, axis=0)
         return dx + float(mu), dy + float(mv)
 

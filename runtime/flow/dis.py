@@ -7,11 +7,14 @@ import numpy as np
 
 from sofp.runtime.flow.base import FLOWS, check_pair
 from sofp.runtime.flow.params import DisParams, resolve_params
+from sofp.runtime.shared_params import SHARED
 
-_PRESETS = {"ultrafast": "DISOPTICAL_FLOW_PRESET_ULTRAFAST", "fast": "DISOPTICAL_FLOW_PRESET_FAST",
-            "medium": "DISOPTICAL_FLOW_PRESET_MEDIUM", "fine": "DISOPTICAL_FLOW_PRESET_MEDIUM"}
-# "fine" = medium down to the full-resolution scale (finest_scale 0 instead of medium's 1).
-_PRESET_OVERRIDES = {"fine": {"finest_scale": 0}}
+# Named presets (runtime/shared_params.json, shared with the native runtime): OpenCV's base preset plus
+# overrides; "fine" = medium down to the full-resolution scale (finest_scale 0 instead of medium's 1).
+_PRESETS = {name: f"DISOPTICAL_FLOW_PRESET_{p['base'].upper()}" for name, p in SHARED["dis_presets"].items()}
+_PRESET_OVERRIDES = {name: {k: v for k, v in p.items() if k != "base"} for name, p in SHARED["dis_presets"].items()}
+# Fields OpenCV < 4.10 cannot set, with the value it has built in (modules/video/src/dis_flow.cpp).
+_BUILT_IN = {"variational_refinement_epsilon": 0.001}
 _SETTERS = {
     "finest_scale": "setFinestScale", "patch_size": "setPatchSize", "patch_stride": "setPatchStride",
     "gradient_descent_iterations": "setGradientDescentIterations",
@@ -19,6 +22,7 @@ _SETTERS = {
     "variational_refinement_alpha": "setVariationalRefinementAlpha",
     "variational_refinement_delta": "setVariationalRefinementDelta",
     "variational_refinement_gamma": "setVariationalRefinementGamma",
+    "variational_refinement_epsilon": "setVariationalRefinementEpsilon",
     "use_mean_normalization": "setUseMeanNormalization",
     "use_spatial_propagation": "setUseSpatialPropagation",
 }
@@ -63,8 +67,13 @@ class DisFlow:
             value = getattr(self.params, field)
             if value is None:
                 value = implied.get(field)
-            if value is not None:
+            if value is None:
+                continue
+            if hasattr(self._dis, setter):
                 getattr(self._dis, setter)(value)
+            elif _BUILT_IN.get(field) != value:
+                raise ValueError(f"DIS {field}={value}: OpenCV {cv2.__version__} cannot set it "
+                                 f"(it has {_BUILT_IN.get(field, 'a fixed value')} built in)")
 
     def compute(self, prev: np.ndarray, curr: np.ndarray) -> np.ndarray:
         """prev, curr H x W uint8 -> H x W x 2 float32 px."""

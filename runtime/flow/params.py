@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from sofp.runtime.shared_params import SHARED
+
 
 @dataclass(frozen=True)
 class DisParams:
@@ -33,7 +35,7 @@ class DisParams:
     apexes. Per-frame motion signals use ``ultrafast``.
     """
 
-    preset: str = "fine"
+    preset: str = SHARED["feature_flow"]["preset"]  # runtime/shared_params.json
     finest_scale: int | None = None
     patch_size: int | None = None
     patch_stride: int | None = None
@@ -42,6 +44,7 @@ class DisParams:
     variational_refinement_alpha: float | None = None
     variational_refinement_delta: float | None = None
     variational_refinement_gamma: float | None = None
+    variational_refinement_epsilon: float | None = None  # OpenCV >= 4.10 only; older builds have 0.001 built in
     use_mean_normalization: bool | None = None
     use_spatial_propagation: bool | None = None
 

@@ -1,0 +1,10 @@
+# -DSOFP_SANITIZE=ON: AddressSanitizer + UndefinedBehaviorSanitizer on every target, any report fatal.
+if(SOFP_SANITIZE)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    message(FATAL_ERROR "SOFP_SANITIZE=ON needs GCC or Clang (got ${CMAKE_CXX_COMPILER_ID})")
+  endif()
+  set(_sofp_san -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  add_compile_options(${_sofp_san})
+  add_link_options(${_sofp_san})
+  message(STATUS "sofp: building with AddressSanitizer and UndefinedBehaviorSanitizer")
+endif()

@@ -1,0 +1,188 @@
+#include "face_cropper.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <opencv2/imgproc.hpp>
+
+#include "median.hpp"
+#include "pyround.hpp"
+
+namespace sofp {
+
+namespace {
+
+// Constants of runtime/face/cropper.py's algorithm (not tuning parameters).
+constexpr double kRoiMinFactor = 0.7, kRoiMaxFactor = 1.45, kRoiScaleFactor = 1.15;
+constexpr double kTemplateHalf = 0.4, kTrackReach = 0.35, kRedetectIou = 0.3;
+constexpr size_t kSizeHistory = 5;
+
+// Parabolic refinement of a correlation peak; float32 arithmetic, as NumPy does on the float32 scores.
+double peak_offset(float a, float b, float c) {
+    const float d = a - 2.0f * b + c;
+    if (std::fabs(d) < 1e-9f) return 0.0;
+    return static_cast<double>(std::clamp(0.5f * (a - c) / d, -0.5f, 0.5f));
+}
+
+}  // namespace
+
+FaceCropper::FaceCropper(const FaceParams &params, HaarDetector detector) : p_(params), detector_(std::move(detector)) {
+    p_.search_every = std::max(1, p_.search_every);
+    reset();
+}
+
+void FaceCropper::reset() {
+    box_.reset();
+    template_.release();
+    since_detect_ = misses_ = searches_ = idle_ = 0;
+    sizes_.clear();
+}
+
+std::optional<FaceBox> FaceCropper::detect(const cv::Mat &small, double k) {
+    if (box_) {
+        const FaceBox b = box_->scaled(1.0 / k);
+        const int x0 = py_int(std::max(0.0, b.cx() - b.side())), y0 = py_int(std::max(0.0, b.cy() - b.side()));
+        const int x1 = py_int(std::min(static_cast<double>(small.cols), b.cx() + b.side()));
+        const int y1 = py_int(std::min(static_cast<double>(small.rows), b.cy() + b.side()));
+        std::vector<FaceBox> found;
+        if (x1 - x0 > 24 && y1 - y0 > 24) {
+            cv::Mat roi = small(cv::Range(y0, y1), cv::Range(x0, x1));
+            found = detector_.detect(roi, kRoiMinFactor * b.side(), kRoiMaxFactor * b.side(), 0.0, kRoiScaleFactor);
+        }
+        if (!found.empty()) {
+            const FaceBox *best = nullptr;
+            double best_key = 0;
+            for (FaceBox &f : found) {
+                f.x += x0;
+                f.y += y0;
+                const double key = f.iou(b) + 1e-3 * f.w;
+                if (!best || key > best_key) best = &f, best_key = key;
+            }
+            return best->scaled(k);
+        }
+    }
+    // No face yet: the whole downscaled frame, alternating no padding and the detector's padding.
+    ++searches_;
+    std::vector<FaceBox> found = detector_.detect(small, -1, -1, searches_ % 2 ? 0.0 : -1.0);
+    if (found.empty()) return std::nullopt;
+    return found.front().scaled(k);
+}
+
+void FaceCropper::grab_template(const cv::Mat &small, double k) {
+    const FaceBox b = box_->scaled(1.0 / k);
+    const double half = kTemplateHalf * b.side();
+    const int x0 = py_round(b.cx() - half), y0 = py_round(b.cy() - half);
+    const int x1 = py_round(b.cx() + half), y1 = py_round(b.cy() + half);
+    if (x0 < 0 || y0 < 0 || x1 > small.cols || y1 > small.rows || x1 - x0 < 8 || y1 <= y0) {
+        template_.release();
+        return;
+    }
+    template_ = small(cv::Range(y0, y1), cv::Range(x0, x1)).clone();
+    tpl_ox_ = b.cx() - x0;
+    tpl_oy_ = b.cy() - y0;
+}
+
+bool FaceCropper::track(const cv::Mat &small, double k) {
+    if (template_.empty()) return false;
+    const int th = template_.rows, tw = template_.cols;
+    const FaceBox b = box_->scaled(1.0 / k);
+    const double reach = kTrackReach * b.side();
+    const int x0 = py_int(std::max(0.0, b.cx() - tpl_ox_ - reach));
+    const int y0 = py_int(std::max(0.0, b.cy() - tpl_oy_ - reach));
+    const int x1 = py_int(std::min(static_cast<double>(small.cols), b.cx() - tpl_ox_ + tw + reach));
+    const int y1 = py_int(std::min(static_cast<double>(small.rows), b.cy() - tpl_oy_ + th + reach));
+    if (x1 - x0 <= tw || y1 - y0 <= th) return false;
+    cv::Mat res;
+    cv::matchTemplate(small(cv::Range(y0, y1), cv::Range(x0, x1)), template_, res, cv::TM_CCOEFF_NORMED);
+    double score = 0;
+    cv::Point at;
+    cv::minMaxLoc(res, nullptr, &score, nullptr, &at);
+    if (score < p_.track_min_score) return false;
+    const int mx = at.x, my = at.y;
+    auto r = [&](int y, int x) { return res.at<float>(y, x); };
+    const double dx = (mx > 0 && mx < res.cols - 1) ? peak_offset(r(my, mx - 1), r(my, mx), r(my, mx + 1)) : 0.0;
+    const double dy = (my > 0 && my < res.rows - 1) ? peak_offset(r(my - 1, mx), r(my, mx), r(my + 1, mx)) : 0.0;
+    const double cx = (x0 + (mx + dx) + tpl_ox_) * k, cy = (y0 + (my + dy) + tpl_oy_) * k;
+    box_ = FaceBox::square(cx, cy, box_->side(), score);
+    return true;
+}
+
+void FaceCropper::smooth(const FaceBox &det) {
+    if (!box_ || det.iou(*box_) < kRedetectIou) {
+        sizes_.clear();
+        sizes_.push_back(det.side());
+        box_ = FaceBox::square(det.cx(), det.cy(), det.side(), det.score);
+        return;
+    }
+    sizes_.push_back(det.side());
+    while (sizes_.size() > kSizeHistory) sizes_.pop_front();
+    const double a = p_.center_alpha;
+    const double cx = (1 - a) * box_->cx() + a * det.cx();
+    const double cy = (1 - a) * box_->cy() + a * det.cy();
+    double cur = box_->side();
+    std::vector<double> s(sizes_.begin(), sizes_.end());
+    const double med = median_of(s);
+    if (sizes_.size() == kSizeHistory && std::fabs(med - cur) > p_.size_deadband * cur) cur = med;
+    box_ = FaceBox::square(cx, cy, cur, det.score);
+}
+
+cv::Mat FaceCropper::crop(const cv::Mat &gray, const FaceBox &box) const {
+    const double side = box.side() * (1.0 + p_.margin);
+    const int x0 = py_round(box.cx() - side / 2), y0 = py_round(box.cy() - side / 2);
+    const int s = std::max(1, py_round(side));
+    cv::Mat patch;
+    if (x0 >= 0 && y0 >= 0 && x0 + s <= gray.cols && y0 + s <= gray.rows) {
+        patch = gray(cv::Rect(x0, y0, s, s));
+    } else {  // partly outside the frame: replicate the border
+        cv::Mat padded;
+        cv::copyMakeBorder(gray, padded, s, s, s, s, cv::BORDER_REPLICATE);
+        const int px = std::clamp(x0 + s, 0, padded.cols - s), py = std::clamp(y0 + s, 0, padded.rows - s);
+        patch = padded(cv::Rect(px, py, s, s));
+    }
+    cv::Mat out;
+    cv::resize(patch, out, cv::Size(p_.crop_size, p_.crop_size), 0, 0,
+               s > p_.crop_size ? cv::INTER_AREA : cv::INTER_LINEAR);
+    return out;
+}
+
+std::optional<FaceCrop> FaceCropper::operator()(const cv::Mat &gray) {
+    if (!box_) {  // no face known: search the whole frame only every search_every frames
+        ++idle_;
+        if (searches_ > 0 && idle_ < p_.search_every) return std::nullopt;
+        idle_ = 0;
+    }
+    double k = std::max(1.0, static_cast<double>(gray.cols) / p_.detect_width);
+    cv::Mat small = gray;
+    if (k != 1.0) {
+        const int sw = std::max(1, py_round(gray.cols / k)), sh = std::max(1, py_round(gray.rows / k));
+        cv::resize(gray, small, cv::Size(sw, sh), 0, 0, cv::INTER_AREA);
+    }
+    k = static_cast<double>(gray.cols) / small.cols;
+    bool tracked = false;
+    if (box_ && since_detect_ < p_.detect_every) {
+        tracked = track(small, k);
+        if (!tracked) since_detect_ = p_.detect_every;
+    }
+    if (!tracked) {
+        std::optional<FaceBox> det = detect(small, k);
+        since_detect_ = 0;
+        if (!det) {
+            ++misses_;
+            if (!box_ || misses_ > p_.max_misses || !track(small, k)) {
+                box_.reset();
+                template_.release();
+                return std::nullopt;
+            }
+            tracked = true;
+        } else {
+            misses_ = 0;
+            smooth(*det);
+            grab_template(small, k);
+        }
+    }
+    ++since_detect_;
+    return FaceCrop{crop(gray, *box_), *box_, tracked};
+}
+
+}  // namespace sofp

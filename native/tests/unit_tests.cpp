@@ -1,0 +1,137 @@
+// Unit tests of sofp_core pieces whose answers are known without the Python runtime.
+#include <cmath>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "check.hpp"
+#include "error.hpp"
+#include "features.hpp"
+#include "json_number.hpp"
+#include "median.hpp"
+#include "motion.hpp"
+#include "params.hpp"
+#include "sha256.hpp"
+#include "spotter.hpp"
+
+namespace {
+
+void test_py_float() {
+    // Python: repr(round(x, n))
+    CHECK(sofp::py_float(1.0, 6) == "1.0");
+    CHECK(sofp::py_float(0.25, 6) == "0.25");
+    CHECK(sofp::py_float(0.1234567, 6) == "0.123457");
+    CHECK(sofp::py_float(-2.5, 2) == "-2.5");
+    CHECK(sofp::py_float(0.00001, 6) == "1e-05");
+    CHECK(sofp::py_float(0.0001, 6) == "0.0001");
+    CHECK(sofp::py_float(123456.0, 3) == "123456.0");
+    CHECK(sofp::py_float(1e17, 2) == "1e+17");
+    CHECK(sofp::py_float(0.0, 6) == "0.0");
+    CHECK(sofp::py_float(std::nan(""), 6) == "NaN");
+}
+
+void test_sha256() {
+    const std::string path = "sofp_unit_sha.txt";
+    std::ofstream("sofp_unit_sha.txt", std::ios::binary) << "abc";
+    CHECK(sofp::file_sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    std::ofstream("sofp_unit_sha.txt", std::ios::binary | std::ios::trunc);
+    CHECK(sofp::file_sha256(path) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    std::remove(path.c_str());
+}
+
+void test_median() {
+    std::vector<double> odd{3, 1, 2}, even{4, 1, 3, 2};
+    CHECK(sofp::median_of(odd) == 2.0);
+    CHECK(sofp::median_of(even) == 2.5);  // numpy: mean of the two middle values
+}
+
+void test_features() {
+    // u = x / 10 (px): u's min-max image is a left-to-right ramp 0..255, v is constant (all 0),
+    // strain = |du/dx| = 0.1 everywhere (up to float rounding).
+    cv::Mat flow(112, 112, CV_32FC2);
+    for (int y = 0; y < 112; ++y)
+        for (int x = 0; x < 112; ++x) flow.at<cv::Vec2f>(y, x) = cv::Vec2f(x / 10.0f, 0.f);
+    const cv::Mat strain = sofp::optical_strain(flow);
+    CHECK(std::fabs(strain.at<float>(50, 50) - 0.1f) < 1e-6f);
+    CHECK(std::fabs(strain.at<float>(0, 0) - 0.1f) < 1e-5f);
+    const cv::Mat f = sofp::flow_to_features(flow, 28);
+    CHECK(f.rows == 28 && f.cols == 28 && f.type() == CV_8UC3);
+    CHECK(f.at<cv::Vec3b>(5, 0)[0] == 0 && f.at<cv::Vec3b>(5, 27)[0] == 255);
+    CHECK(f.at<cv::Vec3b>(9, 13)[1] == 0);
+    double lo = 0, hi = 0;
+    cv::minMaxLoc(strain, &lo, &hi);
+    CHECK(hi - lo < 1e-5);
+    const cv::Mat m = sofp::mirror_features(f);
+    CHECK(m.at<cv::Vec3b>(5, 0)[0] == 0 && m.at<cv::Vec3b>(5, 27)[0] == 255);  // flipped and negated: same ramp
+    std::vector<float> batch;
+    sofp::append_input(f, batch);
+    CHECK(batch.size() == 3u * 28 * 28);
+    CHECK(batch[27] == 1.0f && batch[0] == 0.0f);
+}
+
+void test_motion() {
+    // a 2 px rightward shift over a quarter of the blocks, none elsewhere: the top 10 % are the moved blocks
+    cv::Mat flow(112, 112, CV_32FC2, cv::Scalar(0, 0));
+    flow(cv::Rect(0, 0, 56, 56)).setTo(cv::Scalar(2.0, 0));
+    CHECK(std::fabs(sofp::motion_magnitude(flow, 0.1, 8) - 2.0) < 1e-6);
+    flow.setTo(cv::Scalar(1.5, -0.5));  // pure translation: removed as head motion
+    CHECK(sofp::motion_magnitude(flow, 0.1, 8) < 1e-6);
+}
+
+void test_spotter() {
+    // 100 frames/s: 1.2 s of small noise, a 0.2 s raised-cosine movement of 1 px, then quiet; runtime/spotting.py's
+    // spot_signal on the same samples gives onset 118, apex 130, offset 144
+    const sofp::Params p = sofp::embedded_params();
+    sofp::Spotter s(100.0, p.spot);
+    std::vector<sofp::SpottedInterval> found;
+    for (int i = 0; i < 250; ++i) {
+        s.reference_for(i);
+        double m = 0.005 * ((i * 7919) % 13) / 13.0;
+        if (i >= 120 && i <= 140) m += 0.5 * (1 - std::cos(2 * M_PI * (i - 120) / 20.0));
+        if (auto iv = s.update(i, i / 100.0, m)) found.push_back(*iv);
+    }
+    CHECK(found.size() == 1);
+    if (found.size() == 1) {
+        CHECK(found[0].onset.index == 118 && found[0].apex.index == 130 && found[0].offset.index == 144);
+        CHECK(std::fabs(found[0].apex.time - 1.3) < 1e-12);
+    }
+    bool threw = false;
+    try {
+        sofp::Spotter bad(0.0, p.spot);
+    } catch (const sofp::Error &) {
+        threw = true;
+    }
+    CHECK(threw);
+}
+
+void test_params() {
+    const sofp::Params p = sofp::embedded_params();
+    CHECK(p.feature_size == 28 && p.face.crop_size >= 16 && p.spot.max_duration_s > p.spot.min_duration_s);
+    auto refused = [](const std::string &text) {
+        try {
+            sofp::parse_params(text, "test");
+        } catch (const sofp::Error &e) {
+            return e.status() == SOFP_ERR_PARAMS;
+        }
+        return false;
+    };
+    CHECK(refused("not json"));
+    CHECK(refused("[]"));
+    CHECK(refused("{\"format\": \"sofp-params/2\"}"));
+    CHECK(refused("{\"format\": \"sofp-params/1\"}"));
+}
+
+}  // namespace
+
+int main() {
+    test_py_float();
+    test_sha256();
+    test_median();
+    test_features();
+    test_motion();
+    test_spotter();
+    test_params();
+    return TEST_MAIN_RESULT("sofp_unit_tests");
+}
