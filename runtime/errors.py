@@ -1,9 +1,18 @@
-"""One exception type for what a user can fix, and the script wrapper that turns it into one line."""
+"""One exception type for what a user can fix, and the script wrapper that turns it into one line.
+
+Exit codes of every CLI (README, "Exit codes"): 0 done, 1 a failure at run time, 2 bad usage or a
+missing capability, 130 interrupted (Ctrl-C, SIGINT), 143 terminated (SIGTERM).
+"""
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Callable
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class SofpError(Exception):
@@ -27,16 +36,38 @@ class UsageError(SofpError):
     exit_code = 2
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, systemd, ``docker stop``), raised in the main thread so that it unwinds like
+    Ctrl-C: outputs are closed and finalised, the summary is printed, and the exit code is 143."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not break the clean-up
+    raise Terminated()
+
+
+def exit_code_for(exc: KeyboardInterrupt) -> int:
+    """143 for SIGTERM, 130 for Ctrl-C."""
+    return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+
+
 def run_cli(main: Callable[[], int]) -> int:
     """Run a script's body: a :class:`SofpError` becomes one line on stderr and its exit code.
 
-    Any other exception is a bug and keeps its traceback. Ctrl-C exits 130 without a traceback.
+    Any other exception is a bug and keeps its traceback. Ctrl-C exits 130 and SIGTERM 143, both
+    without a traceback (SIGTERM is turned into :class:`Terminated` while ``main`` runs).
     """
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return main()
     except SofpError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr, flush=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        print("terminated" if isinstance(exc, Terminated) else "interrupted", file=sys.stderr, flush=True)
+        return exit_code_for(exc)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

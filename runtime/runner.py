@@ -4,8 +4,9 @@ Opens the source, builds the pipeline once, prints the capability report, then s
 events as JSON Lines (stdout or a file, flushed per event), optional per-frame telemetry, an
 optional window (``show``) and annotated recording (``record``). A live source that fails is
 reopened with backoff (0.5, 1, 2, 4, ... s) up to ``retries`` times, then the run ends with one
-line and exit code 1. Ctrl-C ends the run cleanly: outputs are closed (every event already
-emitted is on disk) and the exit code is 130. The demo (``source="demo"``) also writes the
+line and exit code 1. Ctrl-C and SIGTERM end the run cleanly: outputs are closed (every event
+already emitted is on disk, the recording is finalised and playable), the summary is printed, and
+the exit code is 130 (Ctrl-C) or 143 (SIGTERM). The demo (``source="demo"``) also writes the
 annotated video, the motion-trace PNG with the true intervals and the spotting score.
 """
 
@@ -18,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sofp.runtime.errors import SofpError
+from sofp.runtime.errors import SofpError, Terminated, exit_code_for
 from sofp.runtime.events import Event, FrameTelemetry, JsonLinesWriter
+from sofp.runtime.face.absence import FaceAbsence
 from sofp.runtime.pipeline import Pipeline, PipelineConfig
 from sofp.runtime.sources.base import Frame, FrameSource, ReadStatus
 
@@ -146,7 +148,7 @@ def _report_json(report: dict, source: Any) -> dict:
 
 
 def run_stream(config: StreamConfig) -> int:
-    """Run the stream described by ``config``; returns the exit code (0, or 130 after Ctrl-C).
+    """Run the stream described by ``config``; returns the exit code (0; 130 after Ctrl-C, 143 after SIGTERM).
 
     User-fixable failures raise :class:`SofpError` (one line; ``run_cli`` prints it)."""
     demo = isinstance(config.source, str) and config.source.strip().lower() in ("demo", "demo://")
@@ -160,17 +162,18 @@ def run_stream(config: StreamConfig) -> int:
         # the per-frame work is on 112 px crops: worker threads add wake-up latency and compete with
         # the capture thread more than they split the work (benchmarks/results/latency.md: 1 thread)
         cv2.setNumThreads(int(config.cv_threads))
-    source = _open(config)
-    pipeline: Pipeline | None = None
+    pipeline = Pipeline(config.pipeline)  # a bad model, backend or flow fails here, before any frame is read
+    source: Any = None
     writers: list[Any] = []
     recorder = None
     stdout_events = config.events is None and not demo  # the demo prints one readable line per event
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     n_frames = 0
     trace: list[tuple[float, float | None, float | None]] = []
     events: list[Event] = []
+    absence = FaceAbsence()
     try:
-        pipeline = Pipeline(config.pipeline)
+        source = _open(config)
         _log(config, format_report(pipeline.report, source))
         ev_writer = JsonLinesWriter(events_path) if events_path else None
         stdout_writer = JsonLinesWriter(sys.stdout) if stdout_events else None
@@ -201,6 +204,9 @@ def run_stream(config: StreamConfig) -> int:
             nonlocal n_frames
             n_frames += 1
             trace.append((frame.timestamp, tel.magnitude, tel.threshold))
+            note = absence.update(frame.timestamp, tel.face)
+            if note is not None:
+                _log(config, note)
             for ev in evs:
                 events.append(ev)
                 if ev_writer is not None:
@@ -227,21 +233,26 @@ def run_stream(config: StreamConfig) -> int:
         try:
             for _ in pipeline.run(stream, on_frame=on_frame, max_frames=config.max_frames):
                 pass
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as errors.Terminated
+            interrupted = exc
         source = stream.source
         dropped = stream.dropped
         summary = {"type": "summary", "frames": n_frames, "frames_with_face": pipeline.frames_with_face,
                    "dropped_by_source": dropped, "index_gaps": pipeline.gaps, "reconnects": stream.reconnects,
-                   "events": len(events), "fps": pipeline.fps, "interrupted": interrupted}
+                   "events": len(events), "fps": pipeline.fps, "interrupted": interrupted is not None,
+                   "terminated": isinstance(interrupted, Terminated), "longest_without_face_s": absence.longest_s}
         if tel_writer is not None:
             tel_writer.write(summary)
         no_face = n_frames - pipeline.frames_with_face
-        _log(config, f"{'interrupted' if interrupted else 'done'}: {n_frames} frames "
+        ended = "terminated" if isinstance(interrupted, Terminated) else "interrupted" if interrupted else "done"
+        _log(config, f"{ended}: {n_frames} frames "
                      f"({no_face} without a face), {dropped} dropped by the source"
                      f"{f', {pipeline.gaps} missing indices' if pipeline.gaps else ''}, {len(events)} events"
                      + (f" -> {events_path}" if events_path else ""))
-        if demo and out_dir is not None and not interrupted:
+        note = absence.summary(n_frames, pipeline.frames_with_face)
+        if note is not None:
+            _log(config, note)
+        if demo and out_dir is not None and interrupted is None:
             _finish_demo(config, source, out_dir, trace, events, pipeline)
         if recorder is not None and recorder.frames:
             _log(config, f"annotated video: {recorder.path} ({recorder.frames} frames)")
@@ -250,9 +261,9 @@ def run_stream(config: StreamConfig) -> int:
             recorder.close()
         for w in writers:
             w.close()
-        if pipeline is not None:
-            pipeline.close()
-        source.close()
+        pipeline.close()
+        if source is not None:
+            source.close()
         if config.show:
             try:
                 import cv2
@@ -260,7 +271,7 @@ def run_stream(config: StreamConfig) -> int:
                 cv2.destroyAllWindows()
             except Exception:
                 pass
-    return 130 if interrupted else 0
+    return 0 if interrupted is None else exit_code_for(interrupted)
 
 
 def _finish_demo(config: StreamConfig, source: Any, out_dir: Path, trace: list, events: list[Event],

@@ -7,7 +7,8 @@
 
 Events go to stdout as JSON Lines (or ``--events FILE``), one per spotted micro-expression,
 flushed as they happen. Exit codes: 0 done, 1 a run-time failure (unreadable video, camera
-gone), 2 bad usage or a missing capability, 130 interrupted (Ctrl-C; events so far are kept).
+gone), 2 bad usage or a missing capability, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM);
+after 130 or 143 the events so far are kept and the recording is finalised.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     src.add_argument("--url", metavar="URL", help="rtsp://, http(s)://, rtmp://, udp:// stream")
     src.add_argument("--pipeline", metavar="GST", help="a GStreamer pipeline ending in appsink")
     src.add_argument("--csi", metavar="N", type=int, help="Jetson CSI camera N (nvarguscamerasrc)")
-    src.add_argument("--frames", metavar="DIR", help="a folder of frames (sorted by name)")
+    src.add_argument("--frames", metavar="DIR",
+                     help="a folder of frames, sorted numerically (img2 before img10); needs --fps")
     src.add_argument("--demo", action="store_true", help="the built-in demo clip (astronaut face)")
     p.add_argument("--width", type=int, help="requested capture width (px)")
     p.add_argument("--height", type=int, help="requested capture height (px)")
-    p.add_argument("--fps", type=float, help="requested camera rate, or the rate of a folder/file (frames/s)")
+    p.add_argument("--fps", type=float,
+                   help="requested camera rate, a --frames folder's rate (required), or a file's true rate (frames/s)")
     p.add_argument("--flow", default="auto", help="feature flow: auto, cpu-dis, cpu-tvl1, torch-tvl1, cuda-tvl1, ...")
     p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="inference backend")
     p.add_argument("--model", metavar="PATH", help="checkpoint .pt, .onnx or TensorRT engine (default: built-in)")
@@ -49,6 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--retries", type=int, default=5, help="reconnect tries for a live source that fails")
     p.add_argument("--quiet", action="store_true", help="no report or summary on stderr")
+    p.add_argument("--library-logs", action="store_true",
+                   help="let FFmpeg and OpenCV print their own log lines (hidden by default)")
     return p.parse_args(argv)
 
 
@@ -69,10 +74,19 @@ def config_from_args(a: argparse.Namespace) -> StreamConfig:
             raise UsageError(f"--{name.replace('_', '-')} {v}: must be a positive integer")
     if a.fps is not None and not a.fps > 0:
         raise UsageError(f"--fps {a.fps}: must be a positive number of frames/s")
+    if a.frames is not None and a.fps is None:
+        raise UsageError(f"--frames {a.frames}: give the folder's frame rate with --fps (a folder of images carries "
+                         "no timing; e.g. --fps 200 for CASME II or SAMM)")
     if a.cv_threads < 0:
         raise UsageError(f"--cv-threads {a.cv_threads}: must be >= 0 (0: OpenCV's default)")
     if a.retries < 0:
         raise UsageError(f"--retries {a.retries}: must be >= 0")
+    from sofp.runtime.infer.base import resolve_model
+    from sofp.runtime.sources import source_kind
+
+    source_kind(source)  # a missing file or folder, an unknown scheme: one line before anything loads
+    if a.model is not None:
+        resolve_model(a.model)
     pipeline = PipelineConfig(flow=a.flow, backend=a.backend, model=a.model, threads=a.threads)
     return StreamConfig(source=source, width=a.width, height=a.height, fps=a.fps, pipeline=pipeline,
                         events=a.events, telemetry=a.telemetry, show=a.show, record=a.record, out_dir=a.out,
@@ -86,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage line
         return int(exc.code or 0)
+    if not args.library_logs:
+        from sofp.runtime.sources.capture import quiet_library_logs
+
+        quiet_library_logs()
     return run_cli(lambda: run_stream(config_from_args(args)))
 
 

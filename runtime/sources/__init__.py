@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 
-from sofp.runtime.errors import SofpError, UsageError
+from sofp.runtime.errors import UsageError
 from sofp.runtime.registry import Registry
 from sofp.runtime.sources.base import Frame, FrameSource, ReadStatus
 
@@ -68,7 +68,7 @@ def source_kind(uri: str | int) -> tuple[str, str | int]:
         return "video", path
     if "://" in s:
         raise UsageError(f"unknown source scheme in {s!r}; {_VALID}")
-    raise SofpError(f"source {s!r} not found: no such file or folder ({_VALID})")
+    raise UsageError(f"source {s!r} not found: no such file or folder ({_VALID})")
 
 
 def open_source(uri: str | int, *, width: int | None = None, height: int | None = None,

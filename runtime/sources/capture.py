@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
@@ -9,6 +10,15 @@ import cv2
 import numpy as np
 
 from sofp.runtime.errors import UsageError
+
+
+def quiet_library_logs() -> None:
+    """Keep FFmpeg's and OpenCV's own log lines (``moov atom not found``, ``[ WARN ...]``) off the terminal:
+    the CLI reports each failure in one line of its own. ``OPENCV_FFMPEG_LOGLEVEL`` / ``OPENCV_LOG_LEVEL``
+    set in the environment win. FFmpeg reads its level when the first capture opens."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def build_info_flag(name: str) -> bool:

@@ -1,4 +1,4 @@
-"""A folder of frames (``img1.jpg, img2.jpg, ..., img10.jpg``) in numeric order at a given rate."""
+"""A folder of frames (``img1.jpg, img2.jpg, ..., img10.jpg``) in numeric order at a rate the caller gives."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import re
 
 import cv2
 
-from sofp.runtime.errors import SofpError
+from sofp.runtime.errors import UsageError
 from sofp.runtime.sources.base import Frame, FrameSource, ReadStatus
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
-DEFAULT_FOLDER_FPS = 30.0
 
 
 def numeric_sort_key(name: str) -> list:
@@ -26,10 +25,11 @@ def list_frames(folder: str) -> list[str]:
 
 
 class FolderSource(FrameSource):
-    """Frames of a folder, sorted numerically; timestamps index / fps.
+    """Frames of a folder, sorted numerically (``img2`` before ``img10``); timestamps index / fps.
 
-    Datasets such as CASME II (200 fps) or SAMM (200 fps) come as folders: pass ``fps``; without
-    it 30 frames/s is assumed. A file that does not decode is FAILED with ``error`` naming it.
+    A folder carries no timing, and every duration the spotter uses comes from the rate, so ``fps``
+    is required (CASME II and SAMM: 200; SMIC-HS: 100). A file that does not decode is FAILED with
+    ``error`` naming it.
     """
 
     def __init__(self, uri: str, *, width: int | None = None, height: int | None = None,
@@ -37,12 +37,15 @@ class FolderSource(FrameSource):
         super().__init__()
         folder = uri[len("file://"):] if uri.startswith("file://") else uri
         if not os.path.isdir(folder):
-            raise SofpError(f"frame folder {folder!r} not found")
+            raise UsageError(f"frame folder {folder!r} not found")
+        if not fps or fps <= 0:
+            raise UsageError(f"frame folder {folder!r}: give its frame rate with --fps (a folder of images carries "
+                             "no timing; e.g. --fps 200 for CASME II or SAMM)")
         self.files = list_frames(folder)
         if not self.files:
-            raise SofpError(f"frame folder {folder!r} holds no images (looked for {', '.join(IMAGE_EXTS)})")
+            raise UsageError(f"frame folder {folder!r} holds no images (looked for {', '.join(IMAGE_EXTS)})")
         self.name = f"folder {folder}"
-        self._fps = float(fps) if fps else DEFAULT_FOLDER_FPS
+        self._fps = float(fps)
         self._index = 0
 
     def read(self) -> tuple[ReadStatus, Frame | None]:

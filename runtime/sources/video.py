@@ -6,7 +6,7 @@ import os
 
 import cv2
 
-from sofp.runtime.errors import SofpError
+from sofp.runtime.errors import SofpError, UsageError
 from sofp.runtime.sources.base import Frame, FrameSource, ReadStatus
 from sofp.runtime.sources.capture import reported_fps
 
@@ -27,7 +27,7 @@ class VideoSource(FrameSource):
         path = uri[len("file://"):] if uri.startswith("file://") else uri
         self.name = f"video {path}"
         if not os.path.isfile(path):
-            raise SofpError(f"video {path!r} not found")
+            raise UsageError(f"video {path!r} not found")
         cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
         if not cap.isOpened():
             cap.release()

@@ -55,7 +55,7 @@ def test_source_kind_files_and_folders(tmp_path):
     assert source_kind(str(f)) == ("video", str(f))
     assert source_kind(f"file://{f}") == ("video", str(f))
     assert source_kind(str(tmp_path)) == ("folder", str(tmp_path))
-    with pytest.raises(SofpError, match="not found"):
+    with pytest.raises(UsageError, match="not found"):
         source_kind(str(tmp_path / "missing.mp4"))
     with pytest.raises(UsageError, match="unknown source scheme"):
         source_kind("ftp://x/y")
@@ -134,11 +134,13 @@ def test_folder_sorted_numerically(tmp_path):
     assert sorted(["a10", "a9", "A1"], key=numeric_sort_key) == ["A1", "a9", "a10"]
 
 
-def test_empty_folder_and_bad_frame(tmp_path):
-    with pytest.raises(SofpError, match="holds no images"):
-        open_source(str(tmp_path))
+def test_empty_folder_bad_frame_and_no_rate(tmp_path):
+    with pytest.raises(UsageError, match="holds no images"):
+        open_source(str(tmp_path), fps=30)
     (tmp_path / "1.png").write_bytes(b"broken")
-    with open_source(str(tmp_path)) as src:
+    with pytest.raises(UsageError, match="give its frame rate with --fps"):
+        open_source(str(tmp_path))
+    with open_source(str(tmp_path), fps=30) as src:
         assert src.read() == (ReadStatus.FAILED, None)
         assert "could not be decoded" in src.error
 

@@ -1,5 +1,5 @@
-"""``python runtime/stream.py``: bad input gives one clear line and the right exit code; the demo runs
-end to end (small model, ONNX Runtime) and writes its events, annotated video and trace PNG."""
+"""``python runtime/stream.py``: the demo runs end to end (small model, ONNX Runtime) and writes its events,
+annotated video and trace PNG (exit codes of bad input: tests/test_exit_codes.py)."""
 
 from __future__ import annotations
 
@@ -13,55 +13,6 @@ import pytest
 from sofp.runtime.stream import main
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _one_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    errors = [line for line in err if line.startswith("error: ")]
-    assert len(errors) == 1, err
-    assert "Traceback" not in "\n".join(err)
-    return errors[0]
-
-
-def test_missing_video_file(tmp_path, capsys):
-    assert main(["--video", str(tmp_path / "nope.mp4"), "--quiet"]) == 1
-    assert "nope.mp4" in _one_line(capsys)
-
-
-def test_unreadable_video(tmp_path, capsys):
-    bad = tmp_path / "bad.mp4"
-    bad.write_bytes(b"\x00\x01 not a video " * 100)
-    assert main(["--video", str(bad), "--quiet"]) == 1
-    assert "cannot read video" in _one_line(capsys)
-
-
-def test_missing_camera(capsys):
-    assert main(["--camera", "57", "--quiet"]) == 1
-    assert "camera" in _one_line(capsys)
-
-
-def test_missing_model_file(tmp_path, capsys):
-    assert main(["--demo", "--model", str(tmp_path / "nope.pt"), "--quiet", "--out", str(tmp_path)]) == 1
-    assert "model file not found" in _one_line(capsys)
-
-
-def test_foreign_model_files(tmp_path, capsys):
-    onnx = tmp_path / "foreign.onnx"
-    onnx.write_bytes(b"not an onnx graph")
-    assert main(["--demo", "--model", str(onnx), "--quiet", "--out", str(tmp_path)]) == 2
-    assert "sidecar" in _one_line(capsys)
-    txt = tmp_path / "weights.bin"
-    txt.write_bytes(b"1234")
-    assert main(["--demo", "--model", str(txt), "--quiet", "--out", str(tmp_path)]) == 2
-    assert "unknown file type" in _one_line(capsys)
-
-
-def test_usage_errors(capsys):
-    assert main([]) == 2  # no source: argparse's usage line
-    assert main(["--demo", "--backend", "nope"]) == 2
-    assert main(["--demo", "--fps", "0"]) == 2
-    assert "--fps 0" in _one_line(capsys)
-    assert main(["--demo", "--flow", "nope", "--model", "x.pt"]) in (1, 2)
 
 
 @pytest.fixture(scope="module")

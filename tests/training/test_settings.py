@@ -11,8 +11,8 @@ from sofp.runtime.errors import UsageError
 from sofp.training.settings import RANGES, Range, field_types, parse_settings
 
 pytest.importorskip("torch")
-from sofp.training.models import MODELS  # noqa: E402
-from sofp.training.trainer import TrainConfig  # noqa: E402
+from sofp.training.models import MODELS
+from sofp.training.trainer import TrainConfig
 
 
 @dataclass(frozen=True)
