@@ -55,6 +55,11 @@ def fraction(text: str) -> float:
     return value
 
 
+def bars() -> bool:
+    """Progress bars only on a terminal: piped or logged, their carriage returns pile up on one line."""
+    return sys.stderr.isatty()
+
+
 def build_train_config(args: argparse.Namespace) -> TrainConfig:
     """TrainConfig from ``--model``, ``--epochs`` and ``--set key=value`` (``--set model.dim=48`` for the model):
     values typed and range-checked, and the model built once, so a bad setting fails before data loads."""
@@ -112,7 +117,7 @@ def cmd_loso(args: argparse.Namespace) -> int:
     cfg = build_train_config(args)
     data = load_data(args)
     out = Path(args.out or f"runs/loso-{cfg.model}-seed{args.seed}")
-    res = run_loso(data, cfg, args.seed, out, chunk=args.chunk, device=resolve_device(args.device),
+    res = run_loso(data, cfg, args.seed, out, chunk=args.chunk, device=resolve_device(args.device), progress=bars(),
                    workers=args.workers)
     h, o = res["honest"], res["oracle"]
     print(f"{cfg.model} LOSO seed {args.seed}: honest UF1 {h['uf1']:.4f} UAR {h['uar']:.4f} acc {h['accuracy']:.4f} "
@@ -133,7 +138,7 @@ def _fit_one(cfg: TrainConfig, data: FlowSet, train_idx: np.ndarray, seed: int, 
     images = torch.from_numpy(features_to_input(data.images))
     evals = [eval_idx if eval_idx is not None else train_idx[:1]]
     res = train_groups(cfg, images, data.labels, [train_idx], evals, seed, len(data.label_names),
-                       progress="train", device=device)
+                       progress="train" if bars() else None, device=device)
     return res, images
 
 

@@ -75,11 +75,12 @@ def test_cli_all_writes_a_loadable_checkpoint(tmp_path, capsys):
     assert ck.meta["train"]["samples"] == 108 and ck.meta["labels"] == META["labels"]
 
 
-def test_cli_split_and_loso(tmp_path):
+def test_cli_split_and_loso(tmp_path, capsys):
     assert main(["split", "--data", "synthetic", "--epochs", "1", "--out", str(tmp_path / "s")]) == 0
     assert json.loads((tmp_path / "s" / "result.json").read_text())["result"]["n"] > 0
     assert main(["loso", "--data", "synthetic", "--epochs", "1", "--chunk", "12", "--out", str(tmp_path / "l")]) == 0
     assert (tmp_path / "l" / "confusion.png").exists()
+    assert "\r" not in capsys.readouterr().err  # not a terminal: no progress bars piling up on one line
 
 
 @pytest.mark.parametrize("argv,match", [
