@@ -1,0 +1,137 @@
+"""The native CLI (sofp-stream-native) against `python runtime/stream.py`; run by ctest.
+
+    python native/tests/cli_check.py --cli build/native/cli/sofp-stream-native --model MODEL.onnx
+
+1. The same frames (the first 130 of the demo clip, written as PNGs) through both scripts: the same
+   JSON Lines events (count, keys, labels, onset/apex/offset frames; probabilities within 1e-3),
+   one telemetry record per frame plus start and summary records.
+2. Exit codes and one `error:` line for: --help (0), no source (2), unknown option (2), --frames
+   without --fps (2), a missing model (2), an unknown model type (2), a foreign engine (an engine
+   whose sidecar describes an ONNX graph: 2), a missing video (2), a corrupt video (1), an
+   undecodable frame (1), Ctrl-C (130, events so far kept) and SIGTERM (143).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+from sofp.runtime.demo_clip import make_demo_clip
+
+N_FRAMES = 130
+
+
+class Report:
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
+    def check(self, ok: bool, what: str) -> None:
+        print(f"{'ok  ' if ok else 'FAIL'} {what}", flush=True)
+        if not ok:
+            self.failures.append(what)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run(cmd: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def check_same_events(rep: Report, cli: str, model: str, frames: Path, tmp: Path) -> None:
+    nat_ev, nat_tel, py_ev = tmp / "native.jsonl", tmp / "native_tel.jsonl", tmp / "python.jsonl"
+    r = run([cli, "--frames", str(frames), "--fps", "100", "--model", model, "--events", str(nat_ev),
+             "--telemetry", str(nat_tel), "--quiet"])
+    rep.check(r.returncode == 0 and r.stderr == "", f"native CLI on {N_FRAMES} demo frames: exit {r.returncode}")
+    p = run([sys.executable, "runtime/stream.py", "--frames", str(frames), "--fps", "100", "--model", model,
+             "--flow", "cpu-dis", "--backend", "onnxruntime", "--events", str(py_ev), "--quiet"])
+    rep.check(p.returncode == 0, f"python runtime/stream.py on the same frames: exit {p.returncode} {p.stderr[-300:]}")
+    if r.returncode or p.returncode:
+        return
+    a, b = read_jsonl(py_ev), read_jsonl(nat_ev)
+    rep.check(len(a) == len(b) >= 1, f"events: Python {len(a)}, native {len(b)}")
+    for x, y in zip(a, b, strict=False):
+        same = [k for k in ("type", "label", "onset_frame", "apex_frame", "offset_frame") if x[k] != y[k]]
+        dp = max(abs(x["probabilities"][k] - y["probabilities"][k]) for k in x["probabilities"])
+        rep.check(list(x) == list(y) and not same and dp <= 1e-3,
+                  f"event {y['onset_frame']}-{y['apex_frame']}-{y['offset_frame']} {y['label']}: same keys in the "
+                  f"same order, differing fields {same}, max |delta p| {dp:.1e}")
+    tel = read_jsonl(nat_tel)
+    kinds = [t["type"] for t in tel]
+    rep.check(kinds[0] == "start" and kinds[-1] == "summary" and kinds.count("frame") == N_FRAMES
+              and tel[-1]["frames"] == N_FRAMES and tel[-1]["events"] == len(b),
+              f"telemetry: start, {kinds.count('frame')} frame records, summary {tel[-1]}")
+
+
+def check_exit_codes(rep: Report, cli: str, model: str, frames: Path, tmp: Path) -> None:
+    (tmp / "notes.txt").write_text("not a model")
+    engine = tmp / "foreign.engine"
+    engine.write_bytes(b"\x00" * 64)
+    sidecar = json.loads(Path(model + ".json").read_text())
+    engine.with_name(engine.name + ".json").write_text(json.dumps(sidecar))
+    (tmp / "bad.mp4").write_bytes(b"\x00\x01garbage" * 100)
+    broken = tmp / "broken"
+    broken.mkdir()
+    shutil.copy(frames / "frame0.png", broken / "frame0.png")
+    (broken / "frame1.png").write_bytes(b"not a png")
+    cases = [
+        (["--help"], 0, ""),
+        (["--model", model], 2, "one of the arguments"),
+        (["--frames", str(frames), "--fps", "100", "--model", model, "--bogus", "1"], 2, "unrecognized argument"),
+        (["--frames", str(frames), "--model", model], 2, "needs --fps"),
+        (["--frames", str(frames), "--fps", "100", "--model", str(tmp / "missing.onnx")], 2, "model file not found"),
+        (["--frames", str(frames), "--fps", "100", "--model", str(tmp / "notes.txt")], 2, "unknown file type"),
+        (["--frames", str(frames), "--fps", "100", "--model", str(engine)], 2, "describes a \"onnx\" file"),
+        (["--video", str(tmp / "missing.mp4"), "--model", model], 2, "not found"),
+        (["--video", str(tmp / "bad.mp4"), "--model", model], 1, "cannot read video"),
+        (["--frames", str(broken), "--fps", "30", "--model", model, "--quiet"], 1, "could not be decoded"),
+    ]
+    for args, code, text in cases:
+        r = run([cli, *args])
+        err = r.stderr.strip().splitlines()
+        one_line = code == 0 or (len([line for line in err if line.startswith("error:")]) == 1 and text in r.stderr)
+        rep.check(r.returncode == code and one_line,
+                  f"{' '.join(a if len(a) < 40 else '...' + a[-30:] for a in args)} -> exit {r.returncode} "
+                  f"(want {code}): {err[-1] if err else ''}")
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        ev = tmp / f"signal{code}.jsonl"
+        proc = subprocess.Popen([cli, "--frames", str(frames), "--fps", "100", "--model", model, "--events", str(ev),
+                                 "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        proc.send_signal(sig)
+        proc.communicate(timeout=60)
+        rep.check(proc.returncode == code and ev.exists(),
+                  f"{signal.Signals(sig).name} during a run -> exit {proc.returncode} (want {code}), events file kept")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--model", required=True)
+    a = ap.parse_args()
+    rep = Report()
+    clip = make_demo_clip(seed=0)
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        frames = tmp / "frames"
+        frames.mkdir()
+        for i in range(N_FRAMES):
+            cv2.imwrite(str(frames / f"frame{i}.png"), clip.frames[i])
+        check_same_events(rep, a.cli, a.model, frames, tmp)
+        check_exit_codes(rep, a.cli, a.model, frames, tmp)
+    print(f"cli: {len(rep.failures)} of the checks above failed" if rep.failures else "cli: every check passed")
+    return 1 if rep.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
