@@ -12,6 +12,7 @@ write_basic_package_version_file("${CMAKE_CURRENT_BINARY_DIR}/sofpConfigVersion.
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/sofpConfig.cmake" "${CMAKE_CURRENT_BINARY_DIR}/sofpConfigVersion.cmake"
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/sofp)
+file(RELATIVE_PATH SOFP_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 configure_file(cmake/sofp.pc.in "${CMAKE_CURRENT_BINARY_DIR}/sofp.pc" @ONLY)
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/sofp.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 install(FILES "${SOFP_PARAMS_FILE}" DESTINATION ${CMAKE_INSTALL_DATADIR}/sofp)
