@@ -112,8 +112,13 @@ def display_available() -> tuple[bool, str]:
     return True, ""
 
 
+FOURCC_BY_SUFFIX = {".avi": "MJPG", ".mkv": "FFV1"}  # anything else (.mp4, .mov): mp4v
+
+
 class VideoRecorder:
-    """Writes annotated frames to an .mp4 (mp4v) or .avi (MJPG) file, opened at the first frame."""
+    """Writes BGR frames to a video file opened at the first frame; the codec follows the suffix:
+    ``.avi`` MJPG (OpenCV's default quality 95), ``.mkv`` FFV1 (lossless), else mp4v (MPEG-4 part 2,
+    small files but lossy enough to hide some micro-movements: benchmarks/results/compression.md)."""
 
     def __init__(self, path: str | Path, fps: float) -> None:
         self.path = Path(path)
@@ -124,7 +129,7 @@ class VideoRecorder:
     def write(self, image: np.ndarray) -> None:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
+            fourcc = cv2.VideoWriter_fourcc(*FOURCC_BY_SUFFIX.get(self.path.suffix.lower(), "mp4v"))
             h, w = image.shape[:2]
             self._writer = cv2.VideoWriter(str(self.path), fourcc, float(self.fps), (w, h))
             if not self._writer.isOpened():

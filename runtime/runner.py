@@ -32,7 +32,9 @@ DEMO_OUT = Path("runs/demo")
 class StreamConfig:
     """A stream run. ``source``: a URI for ``open_source`` (camera index, file, URL, pipeline,
     ``csi://N``, folder, ``demo``) or a ready FrameSource. ``events``: JSON Lines file (None:
-    stdout). ``out_dir``: where the demo writes its video, trace and events (None: runs/demo)."""
+    stdout). ``record``: the annotated frames (overlay drawn in); ``save_clip``: the clean frames as
+    read, a clip that can be run again. ``out_dir``: where the demo writes its annotated video, trace
+    and events (None: runs/demo)."""
 
     source: Any
     width: int | None = None
@@ -43,6 +45,7 @@ class StreamConfig:
     telemetry: str | None = None
     show: bool = False
     record: str | None = None
+    save_clip: str | None = None
     out_dir: str | None = None
     max_frames: int | None = None
     retries: int = 5
@@ -165,7 +168,7 @@ def run_stream(config: StreamConfig) -> int:
     pipeline = Pipeline(config.pipeline)  # a bad model, backend or flow fails here, before any frame is read
     source: Any = None
     writers: list[Any] = []
-    recorder = None
+    recorder = clip_writer = None
     stdout_events = config.events is None and not demo  # the demo prints one readable line per event
     interrupted: KeyboardInterrupt | None = None
     n_frames = 0
@@ -196,6 +199,10 @@ def run_stream(config: StreamConfig) -> int:
             overlay = Overlay(source.fps, pipeline.labels)
             if record:
                 recorder = VideoRecorder(record, source.fps)
+        if config.save_clip:
+            from sofp.runtime.overlay import VideoRecorder
+
+            clip_writer = VideoRecorder(config.save_clip, source.fps)
 
         stream = ResilientSource(source, lambda: _open(config), config.retries, config.backoff_s,
                                  lambda m: _log(config, m), on_reconnect=pipeline.reset)
@@ -203,6 +210,8 @@ def run_stream(config: StreamConfig) -> int:
         def on_frame(frame: Frame, tel: FrameTelemetry, evs: list[Event]) -> None:
             nonlocal n_frames
             n_frames += 1
+            if clip_writer is not None:
+                clip_writer.write(frame.image)
             trace.append((frame.timestamp, tel.magnitude, tel.threshold))
             note = absence.update(frame.timestamp, tel.face)
             if note is not None:
@@ -255,10 +264,13 @@ def run_stream(config: StreamConfig) -> int:
         if demo and out_dir is not None and interrupted is None:
             _finish_demo(config, source, out_dir, trace, events, pipeline)
         if recorder is not None and recorder.frames:
-            _log(config, f"annotated video: {recorder.path} ({recorder.frames} frames)")
+            _log(config, f"annotated video (overlay drawn in): {recorder.path} ({recorder.frames} frames)")
+        if clip_writer is not None and clip_writer.frames:
+            _log(config, f"clean clip: {clip_writer.path} ({clip_writer.frames} frames)")
     finally:
-        if recorder is not None:
-            recorder.close()
+        for video in (recorder, clip_writer):
+            if video is not None:
+                video.close()
         for w in writers:
             w.close()
         pipeline.close()

@@ -47,7 +47,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--events", metavar="FILE", help="write events as JSON Lines here (default: stdout)")
     p.add_argument("--telemetry", metavar="FILE", help="per-frame JSON Lines: stage timings (ms), motion, state")
     p.add_argument("--show", action="store_true", help="show the annotated stream in a window")
-    p.add_argument("--record", metavar="OUT.mp4", help="write the annotated stream to a video file")
+    p.add_argument("--record", metavar="OUT.mp4", help="write the annotated stream (with the overlay) to a video file")
+    p.add_argument("--save-clip", metavar="FILE",
+                   help="write the clean frames as read (no overlay) to a video file, to run again later: .avi "
+                        "(MJPG) or .mkv (FFV1, lossless) keep micro-movements; .mp4 (mp4v) may lose some")
     p.add_argument("--out", metavar="DIR", help="demo outputs (default runs/demo)")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--retries", type=int, default=5, help="reconnect tries for a live source that fails")
@@ -89,7 +92,8 @@ def config_from_args(a: argparse.Namespace) -> StreamConfig:
         resolve_model(a.model)
     pipeline = PipelineConfig(flow=a.flow, backend=a.backend, model=a.model, threads=a.threads)
     return StreamConfig(source=source, width=a.width, height=a.height, fps=a.fps, pipeline=pipeline,
-                        events=a.events, telemetry=a.telemetry, show=a.show, record=a.record, out_dir=a.out,
+                        events=a.events, telemetry=a.telemetry, show=a.show, record=a.record,
+                        save_clip=a.save_clip, out_dir=a.out,
                         max_frames=a.max_frames, retries=a.retries, quiet=a.quiet,
                         cv_threads=None if a.cv_threads == 0 else a.cv_threads)
 

@@ -48,6 +48,24 @@ def test_demo_end_to_end(small_model, tmp_path, monkeypatch, capsys):
     assert records[0]["type"] == "start" and records[0]["capabilities"]["inference"]["chosen"] == "onnxruntime"
 
 
+def test_saved_demo_clip_spots_the_same_movements(small_model, tmp_path, monkeypatch, capsys):
+    """``--save-clip`` writes the clean frames (MJPG at OpenCV's default quality); run again, the same three
+    movements are spotted (F1 1.0 at IoU >= 0.5)."""
+    from sofp.runtime.spotting import score_spotting
+
+    monkeypatch.setenv("SOFP_CACHE", str(tmp_path / "cache"))
+    clip = tmp_path / "clean.avi"
+    assert main(["--demo", "--model", str(small_model), "--out", str(tmp_path / "demo"), "--save-clip", str(clip),
+                 "--quiet"]) == 0
+    truth = json.loads((tmp_path / "demo" / "demo_result.json").read_text())["truth"]
+    assert main(["--video", str(clip), "--model", str(small_model), "--events", str(tmp_path / "again.jsonl"),
+                 "--quiet"]) == 0
+    again = [json.loads(line) for line in (tmp_path / "again.jsonl").read_text().splitlines()]
+    score = score_spotting([(e["onset_frame"], e["offset_frame"]) for e in again],
+                           [(t["onset"], t["offset"]) for t in truth])
+    assert (score.tp, score.fp, score.fn) == (3, 0, 0)
+
+
 def test_script_runs_from_the_repository_root(small_model, tmp_path):
     """``python runtime/stream.py`` as typed: runtime/ on sys.path[0] must not shadow anything."""
     env = {"SOFP_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
