@@ -167,5 +167,8 @@ int main(int argc, char **argv) {
     } catch (const RunError &e) {
         std::cerr << "error: " << e.what() << "\n";
         return 1;
+    } catch (const std::exception &e) {  // a bug: say so in one line rather than abort
+        std::cerr << "error: internal error (please report): " << e.what() << "\n";
+        return 1;
     }
 }

@@ -83,7 +83,7 @@ Options parse_options(int argc, char **argv) {
                 throw UsageError("argument " + a + ": not allowed with --" + o.source_kind + " (one source)");
             o.source_kind = a.substr(2);
             o.source = v;
-            if (a == "--csi") integer(a, v, 0);
+            if (a == "--csi" && integer(a, v, 0) > 63) throw UsageError("--csi " + v + ": valid sensors are 0..63");
         } else if (a == "--model") o.model = v;
         else if (a == "--backend") {
             if (v != "auto" && v != "openvino" && v != "tensorrt")

@@ -4,8 +4,8 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
-#include <regex>
 #include <vector>
 
 #include <opencv2/imgcodecs.hpp>
@@ -204,8 +204,12 @@ std::unique_ptr<FrameSource> open_source(const Options &o) {
     if (o.source_kind == "video") return std::make_unique<VideoSource>(s, o.fps);
     if (o.source_kind == "frames") return std::make_unique<FolderSource>(s, o.fps);
     if (o.source_kind == "url") {
-        static const std::regex scheme("^(rtsps?|rtmp|https?|udp|tcp|srt)://.+", std::regex::icase);
-        if (!std::regex_match(s, scheme))
+        std::string low = s;
+        std::transform(low.begin(), low.end(), low.begin(), [](unsigned char c) { return std::tolower(c); });
+        bool known = false;
+        for (const char *scheme : {"rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://"})
+            known = known || (low.rfind(scheme, 0) == 0 && low.size() > std::strlen(scheme));
+        if (!known)
             throw UsageError("--url " + s + ": valid: rtsp://, rtsps://, rtmp://, http(s)://, udp://, tcp://, srt://");
         return std::make_unique<LiveSource>("stream " + s, cv::CAP_FFMPEG, s, -1, o);
     }
@@ -221,10 +225,11 @@ std::unique_ptr<FrameSource> open_source(const Options &o) {
         return std::make_unique<LiveSource>("csi camera " + s, cv::CAP_GSTREAMER, p, -1, o);
     }
     // camera: an index or /dev/videoN
-    static const std::regex device("^/dev/video[0-9]+$");
-    if (!s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); }))
-        return std::make_unique<LiveSource>("camera " + s, cv::CAP_ANY, s, std::stoi(s), o);
-    if (std::regex_match(s, device)) {
+    auto digits = [](const std::string &t) {
+        return !t.empty() && t.size() < 6 && std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); });
+    };
+    if (digits(s)) return std::make_unique<LiveSource>("camera " + s, cv::CAP_ANY, s, std::stoi(s), o);
+    if (s.rfind("/dev/video", 0) == 0 && digits(s.substr(10))) {
         if (!fs::exists(s)) throw UsageError("camera " + s + " not found");
         return std::make_unique<LiveSource>("camera " + s, cv::CAP_V4L2, s, -1, o);
     }

@@ -1,6 +1,6 @@
 # ctest: install the build into a scratch prefix, then build and run a consumer against it twice:
 # with find_package(sofp) (the exported CMake package) and with pkg-config (sofp.pc).
-#   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DC_COMPILER=... -P install_check.cmake
+#   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DC_COMPILER=... [-DC_FLAGS=...] -P install_check.cmake
 set(prefix "${WORK_DIR}/prefix")
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
@@ -27,7 +27,7 @@ endif()
 
 # find_package(sofp)
 run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/native/tests/consumer" -B "${WORK_DIR}/consumer"
-    "-DCMAKE_PREFIX_PATH=${prefix}" "-DCMAKE_C_COMPILER=${C_COMPILER}")
+    "-DCMAKE_PREFIX_PATH=${prefix}" "-DCMAKE_C_COMPILER=${C_COMPILER}" "-DCMAKE_C_FLAGS=${C_FLAGS}")
 run("${CMAKE_COMMAND}" --build "${WORK_DIR}/consumer")
 run("${WORK_DIR}/consumer/consumer")
 
@@ -40,6 +40,6 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "pkg-config --cflags --libs sofp failed")
 endif()
 separate_arguments(flags UNIX_COMMAND "${flags}")
-run("${C_COMPILER}" -std=c99 "${SOURCE_DIR}/native/tests/consumer/consumer.c" -o "${WORK_DIR}/consumer_pc" ${flags})
+run("${C_COMPILER}" -std=c99 ${C_FLAGS} "${SOURCE_DIR}/native/tests/consumer/consumer.c" -o "${WORK_DIR}/consumer_pc" ${flags})
 run("${WORK_DIR}/consumer_pc")
 message(STATUS "install check: find_package(sofp) and pkg-config consumers built and ran")
