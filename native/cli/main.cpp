@@ -75,8 +75,6 @@ int run(const Options &o) {
     JsonLines events(o.events), telemetry(o.telemetry);
     if (telemetry.open()) telemetry.write(start_record(*source, pipe.p));
 
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
     long long frames = 0, with_face = 0, n_events = 0;
     int reconnects = 0;
     int64_t offset = 0, last_index = -1;
@@ -154,6 +152,8 @@ int run(const Options &o) {
 }  // namespace
 
 int main(int argc, char **argv) {
+    std::signal(SIGINT, on_signal);  // first: a signal while the model loads ends the run cleanly too
+    std::signal(SIGTERM, on_signal);
     try {
         const Options o = parse_options(argc, argv);
         if (o.help) {

@@ -22,13 +22,13 @@ STAGES = ("face", "align", "flow", "spot", "infer")
 
 class Config(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("model_path", C.c_char_p), ("sidecar_path", C.c_char_p),
-                ("params_path", C.c_char_p), ("cascade_path", C.c_char_p), ("backend", C.c_int),
+                ("params_path", C.c_char_p), ("cascade_path", C.c_char_p), ("backend", C.c_int32),
                 ("threads", C.c_int32), ("fps", C.c_double), ("mirror_average", C.c_int32)]
 
 
 class Frame(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("data", C.c_void_p), ("width", C.c_int32), ("height", C.c_int32),
-                ("stride", C.c_size_t), ("format", C.c_int), ("capture_time_ns", C.c_int64), ("index", C.c_int64)]
+                ("stride", C.c_size_t), ("format", C.c_int32), ("capture_time_ns", C.c_int64), ("index", C.c_int64)]
 
 
 class Event(C.Structure):

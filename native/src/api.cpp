@@ -64,7 +64,7 @@ bool has_suffix(const std::string &s, const char *suffix) {
     return tail == suffix;
 }
 
-int bytes_per_pixel(sofp_pixel_format f) {
+int bytes_per_pixel(int32_t f) {
     switch (f) {
         case SOFP_PIXEL_GRAY8: return 1;
         case SOFP_PIXEL_BGR8:
@@ -115,7 +115,7 @@ extern "C" {
 
 const char *sofp_version(void) { return SOFP_VERSION_STRING; }
 
-const char *sofp_status_string(sofp_status status) {
+const char *sofp_status_string(int32_t status) {
     switch (status) {
         case SOFP_OK: return "ok";
         case SOFP_NO_EVENT: return "no-event";
@@ -182,7 +182,7 @@ sofp_status sofp_create(const sofp_config *config, sofp_pipeline **out) {
         if (config->mirror_average < -1 || config->mirror_average > 1)
             return fail(SOFP_ERR_INVALID_ARGUMENT, "sofp_create: mirror_average must be -1, 0 or 1");
         const std::string model = config->model_path;
-        sofp_backend backend = config->backend;
+        int32_t backend = config->backend;
         const bool is_onnx = has_suffix(model, ".onnx");
         const bool is_engine = has_suffix(model, ".engine") || has_suffix(model, ".plan") || has_suffix(model, ".trt");
         if (backend == SOFP_BACKEND_AUTO) {

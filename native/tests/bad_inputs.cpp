@@ -82,7 +82,7 @@ void test_null_pointers_and_struct_sizes() {
     cfg.mirror_average = 7;
     CHECK(sofp_create(&cfg, &p) == SOFP_ERR_INVALID_ARGUMENT);
     cfg.mirror_average = -1;
-    cfg.backend = static_cast<sofp_backend>(99);
+    cfg.backend = 99;
     CHECK(sofp_create(&cfg, &p) == SOFP_ERR_INVALID_ARGUMENT);
     cfg.backend = SOFP_BACKEND_TENSORRT;
     CHECK(sofp_create(&cfg, &p) == SOFP_ERR_UNSUPPORTED);  // an .onnx is not an engine
@@ -237,7 +237,7 @@ void test_frames() {
     }
     for (int fmt : {0, 6, -1, 999}) {
         g = f;
-        g.format = static_cast<sofp_pixel_format>(fmt);
+        g.format = fmt;
         refused(g, SOFP_ERR_UNSUPPORTED);
     }
     g = f;
@@ -256,7 +256,7 @@ void test_frames() {
     g.index = -7;
     refused(g, SOFP_ERR_INVALID_ARGUMENT);
     // random sizes, formats, strides, contents and times (including 1 x 1 and time going backwards)
-    const sofp_pixel_format formats[] = {SOFP_PIXEL_GRAY8, SOFP_PIXEL_BGR8, SOFP_PIXEL_RGB8, SOFP_PIXEL_BGRA8,
+    const int32_t formats[] = {SOFP_PIXEL_GRAY8, SOFP_PIXEL_BGR8, SOFP_PIXEL_RGB8, SOFP_PIXEL_BGRA8,
                                          SOFP_PIXEL_RGBA8};
     const int bpps[] = {1, 3, 3, 4, 4};
     for (int i = 0; i < 200; ++i) {

@@ -26,7 +26,8 @@
  *     thread's last-error string (sofp_last_error) holds one line: what failed, the value
  *     given, what would be valid.
  *   - Structs the caller fills start with struct_size; fill them with their _init function,
- *     which sets struct_size and the defaults, so that later versions can grow them.
+ *     which sets struct_size and the defaults, so that later versions can grow them. Enum-valued
+ *     fields are int32_t (an enum's size is the compiler's choice; any value is checked).
  *   - The library never prints, never exits and keeps no pointer to caller memory after a
  *     call returns: frame pixels are copied or consumed during sofp_push_frame.
  *
@@ -102,7 +103,7 @@ typedef struct sofp_config {
     const char *sidecar_path;   /* NULL: model_path + ".json" */
     const char *params_path;    /* NULL: the parameters embedded at build time (runtime/shared_params.json) */
     const char *cascade_path;   /* NULL: search OpenCV's data folders for the detector's cascade */
-    sofp_backend backend;       /* SOFP_BACKEND_AUTO */
+    int32_t backend;            /* a sofp_backend; SOFP_BACKEND_AUTO */
     int32_t threads;            /* inference threads on the CPU; 1 (the model is ~3 MFLOP) */
     double fps;                 /* the stream's rate (frames/s); 0: measured from capture times */
     int32_t mirror_average;     /* -1: the parameter file's choice; 0 off; 1 on */
@@ -115,7 +116,7 @@ typedef struct sofp_frame {
     int32_t width;              /* px, 1 .. 16384 */
     int32_t height;             /* px, 1 .. 16384 */
     size_t stride;              /* bytes from one row to the next, >= width x bytes per pixel */
-    sofp_pixel_format format;
+    int32_t format;             /* a sofp_pixel_format */
     int64_t capture_time_ns;    /* capture time (ns, any epoch; monotonic for live sources) */
     int64_t index;              /* frame number in the stream; -1: the previous frame's + 1 */
 } sofp_frame;
@@ -161,7 +162,7 @@ typedef struct sofp_pipeline sofp_pipeline;
 /* "0.1.0": the library's version, a static string. */
 SOFP_API const char *sofp_version(void);
 /* A static one-word description of a status ("ok", "invalid-argument", ...). */
-SOFP_API const char *sofp_status_string(sofp_status status);
+SOFP_API const char *sofp_status_string(int32_t status);
 /* The calling thread's last error (one line), "" when none; valid until the thread's next call. */
 SOFP_API const char *sofp_last_error(void);
 
