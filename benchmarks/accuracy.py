@@ -16,6 +16,7 @@ import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -30,18 +31,29 @@ from tqdm.auto import tqdm
 from sofp.runtime.errors import run_cli
 from sofp.training.data.flowset import load_flowset
 from sofp.training.linear_floor import loso_logistic
-from sofp.training.loso import run_loso
+from sofp.training.loso import member_seed, run_loso
 from sofp.training.metrics import summarise
 from sofp.training.plots import plot_confusion, plot_curves
 from sofp.training.trainer import TrainConfig
 
-MODELS = {"sofp": TrainConfig(model="sofp"), "ststnet": TrainConfig(model="ststnet")}
+SHIPPED = TrainConfig()  # the defaults are the shipped configuration (README, "How the defaults were chosen")
+MEMBER = replace(SHIPPED, members=1)  # one ensemble member: what the ablations change
+MODELS = {"sofp": SHIPPED, "ststnet": TrainConfig(model="ststnet", members=1)}
+
+
+def _ablate(**model_config) -> TrainConfig:
+    return replace(MEMBER, model_config={**MEMBER.model_config, **model_config})
+
+
 ABLATIONS = {
-    "no_sym_loss": TrainConfig(model="sofp", sym_weight=0.0),
-    "no_global_branch": TrainConfig(model="sofp", model_config={"use_global": False}),
-    "no_self_attention": TrainConfig(model="sofp", model_config={"use_self_attention": False}),
-    "no_cross_attention": TrainConfig(model="sofp", model_config={"use_cross_attention": False}),
-    "no_mirror_aug": TrainConfig(model="sofp", mirror_aug=False),
+    "no_sym_loss": replace(MEMBER, sym_weight=0.0),
+    "no_global_branch": _ablate(use_global=False),
+    "no_self_attention": _ablate(use_self_attention=False),
+    "no_cross_attention": _ablate(use_cross_attention=False),
+    "untied_mirror_encoders": _ablate(tie_mirror=False),
+    "no_mirror_aug": replace(MEMBER, mirror_aug=False),
+    "no_centering": _ablate(center=False),
+    "with_strain": _ablate(use_strain=True),
 }
 PUBLISHED = [
     ("SOFP (paper)", 0.9284, 0.9293, "LOSO; per-subject epoch selection not stated (outline only available)"),
@@ -51,7 +63,9 @@ PUBLISHED = [
 ]
 
 
-def _aggregate(results: list[dict], key: str) -> dict:
+def _aggregate(results: list[dict], key: str) -> dict | None:
+    if any(r.get(key) is None for r in results):
+        return None  # no per-subject oracle for an ensemble
     per_ds = {}
     for ds in results[0][key].get("per_dataset", {}):
         per_ds[ds] = {m: [r[key]["per_dataset"][ds][m] for r in results] for m in ("uf1", "uar")}
@@ -59,10 +73,16 @@ def _aggregate(results: list[dict], key: str) -> dict:
     return {
         "uf1": [r[key]["uf1"] for r in results], "uar": [r[key]["uar"] for r in results],
         "uf1_mean": float(np.mean([r[key]["uf1"] for r in results])),
+        "uf1_std": float(np.std([r[key]["uf1"] for r in results])),
         "uar_mean": float(np.mean([r[key]["uar"] for r in results])),
         "accuracy_mean": float(np.mean([r[key]["accuracy"] for r in results])),
         "per_dataset": per_ds,
     }
+
+
+def _label_kept(results: list[dict]) -> dict[str, float]:
+    """Mean over seeds of the fraction of held-out labels kept under each flow perturbation."""
+    return {k: float(np.mean([r["label_kept"][k] for r in results])) for k in results[0]["label_kept"]}
 
 
 def _ensemble(results: list[dict], labels: np.ndarray, datasets: np.ndarray, names) -> dict:
@@ -75,16 +95,32 @@ def _ensemble(results: list[dict], labels: np.ndarray, datasets: np.ndarray, nam
     return summarise(labels, pred, names, datasets)
 
 
-def _one_run(job: tuple) -> dict:
-    """One (variant, seed) LOSO in a worker process with one PyTorch thread."""
+def _one_run(job: tuple) -> str:
+    """One single-model LOSO (a model, an ablation or one ensemble member) in a worker with one thread."""
     data_path, cfg_dict, seed, run_dir, chunk = job
     torch.set_num_threads(1)
     data = load_flowset(data_path)
-    cfg = TrainConfig(**cfg_dict)
-    r = run_loso(data, cfg, seed, run_dir, chunk=chunk, progress=False)
-    print(f"{run_dir.name}: UF1 {r['honest']['uf1']:.4f} UAR {r['honest']['uar']:.4f} ({r['seconds']:.0f} s)",
-          flush=True)
-    return r
+    r = run_loso(data, TrainConfig(**cfg_dict), seed, run_dir, chunk=chunk, progress=False)
+    line = f"{run_dir}: UF1 {r['honest']['uf1']:.4f} UAR {r['honest']['uar']:.4f} ({r['seconds']:.0f} s)"
+    print(line, flush=True)
+    return line
+
+
+def _jobs(variants: dict[str, TrainConfig], plan: dict[str, list[int]], args: argparse.Namespace) -> list[tuple]:
+    """Single-model LOSO runs (a model, an ablation or one ensemble member, in its ensemble's folder), in the
+    order that gives whole rows soonest if the benchmark is stopped: first member 0 of every model and seed
+    (so the single-model rows are complete), then the other members, then the ablations seed-major."""
+    jobs: list[tuple[int, int, tuple]] = []
+    for name, cfg in variants.items():
+        for rank, seed in enumerate(plan[name]):
+            run_dir = Path(args.runs) / f"{name}-seed{seed}"
+            if cfg.members == 1:
+                key = (0, 0) if name in MODELS else (2, rank)
+                jobs.append((*key, (args.data, cfg.to_dict(), seed, run_dir, args.chunk)))
+            else:
+                jobs += [(min(m, 1), 0, (args.data, replace(cfg, members=1).to_dict(), member_seed(seed, m),
+                                         run_dir / f"member{m}", args.chunk)) for m in range(cfg.members)]
+    return [job for *_, job in sorted(jobs, key=lambda j: j[:2])]  # a stable sort keeps the plan's order
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,21 +130,27 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     variants = {**MODELS, **({} if args.no_ablations else ABLATIONS)}
     if args.epochs:
-        variants = {k: TrainConfig(**{**v.to_dict(), "epochs": args.epochs}) for k, v in variants.items()}
+        variants = {k: replace(v, epochs=args.epochs) for k, v in variants.items()}
     plan = {name: args.seeds if name in MODELS else args.seeds[: args.ablation_seeds] for name in variants}
-    jobs = [(args.data, variants[name].to_dict(), seed, runs / f"{name}-seed{seed}", args.chunk)
-            for name in variants for seed in plan[name]]
+    jobs = _jobs(variants, plan, args)
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        done = list(tqdm(pool.map(_one_run, jobs), total=len(jobs), desc="LOSO runs", unit="run"))
-    by_job = {(job[3].name): r for job, r in zip(jobs, done, strict=True)}
+        list(tqdm(pool.map(_one_run, jobs), total=len(jobs), desc="LOSO runs", unit="run"))
     report: dict = {"models": {}, "ablations": {}, "loso_seconds": {}}
     all_results: dict[str, list[dict]] = {}
-    for name, cfg in variants.items():
+    for name, cfg in variants.items():  # every run is finished: this only reads and summarises them
         seeds = plan[name]
-        results = [by_job[f"{name}-seed{seed}"] for seed in seeds]
+        results = [run_loso(data, cfg, seed, runs / f"{name}-seed{seed}", chunk=args.chunk, progress=False)
+                   for seed in seeds]
         all_results[name] = results
         entry = {"honest": _aggregate(results, "honest"), "oracle": _aggregate(results, "oracle"),
-                 "seeds": seeds, "config": cfg.to_dict()}
+                 "label_kept": _label_kept(results), "seeds": seeds, "config": cfg.to_dict()}
+        if cfg.members > 1:
+            members = [[run_loso(data, replace(cfg, members=1), member_seed(seed, m),
+                                 runs / f"{name}-seed{seed}" / f"member{m}", chunk=args.chunk, progress=False)
+                        for seed in seeds] for m in range(cfg.members)]
+            entry["member0"] = {"honest": _aggregate(members[0], "honest"), "oracle": _aggregate(members[0], "oracle"),
+                                "label_kept": _label_kept(members[0]), "seeds": seeds}
+            entry["members_honest_uf1"] = [[r["honest"]["uf1"] for r in per_member] for per_member in members]
         if name in MODELS and len(seeds) > 1:
             entry["seed_ensemble_honest"] = _ensemble(results, data.labels, data.datasets, data.label_names)
         (report["models"] if name in MODELS else report["ablations"])[name] = entry
@@ -127,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
                           "final-epoch EMA weights with mirror test-time averaging; oracle = per held-out subject the "
                           "epoch that scored best on that subject (optimistic, for comparison with published scripts)")
     (out / "accuracy_composite.json").write_text(json.dumps(report, indent=1))
+    predictions = {name: {str(r["seed"]): r["predictions"] for r in results} for name, results in all_results.items()}
+    predictions["logistic_floor"] = {"index": idx.tolist(), "pred": pred.tolist()}
+    (out / "accuracy_composite_predictions.json").write_text(json.dumps(predictions))
     _pictures(all_results, report, data.label_names, out)
     (out / "accuracy_composite.md").write_text(_markdown(report))
     print((out / "accuracy_composite.md").read_text())
@@ -161,43 +206,65 @@ def _markdown(report: dict) -> str:
     def fmt(v: list[float]) -> str:
         return ", ".join(f"{x:.4f}" for x in v)
 
+    def row(label: str, proto: str, h: dict) -> str:
+        return (f"| {label} | {proto} | **{h['uf1_mean']:.4f}** ± {h['uf1_std']:.4f} | **{h['uar_mean']:.4f}** | "
+                f"{fmt(h['uf1'])} | {fmt(h['uar'])} |")
+
     lines = ["# Accuracy on the MEGC2019 composite (442 samples, 68 subjects, 3 classes, LOSO)", "",
              f"Command: `{report['command']}`  ", f"Machine: {report['machine']}  ",
              f"Versions: {report['versions']}", "", f"Protocol: {report['protocol']}.", "",
-             "| model | protocol | UF1 (mean) | UAR (mean) | UF1 per seed | UAR per seed |",
+             "| model | protocol | UF1 (mean ± sd over seeds) | UAR (mean) | UF1 per seed | UAR per seed |",
              "|---|---|---|---|---|---|"]
     for name, e in report["models"].items():
-        h, o = e["honest"], e["oracle"]
-        lines.append(f"| {name} (this run) | honest | **{h['uf1_mean']:.4f}** | **{h['uar_mean']:.4f}** | "
-                     f"{fmt(h['uf1'])} | {fmt(h['uar'])} |")
-        if "seed_ensemble_honest" in e:
+        members = e["config"]["members"]
+        label = f"{name}, {members}-member ensemble (shipped)" if members > 1 else f"{name} (this run)"
+        lines.append(row(label, "honest", e["honest"]))
+        if "member0" in e:
+            lines.append(row(f"{name}, one member (seeds {e['seeds']})", "honest", e["member0"]["honest"]))
+        if "seed_ensemble_honest" in e and members == 1:
             en = e["seed_ensemble_honest"]
             lines.append(f"| {name} {len(e['seeds'])}-seed ensemble | honest | {en['uf1']:.4f} | {en['uar']:.4f} | | |")
-        lines.append(f"| {name} (this run) | oracle: per-subject best epoch (optimistic) | {o['uf1_mean']:.4f} | "
-                     f"{o['uar_mean']:.4f} | {fmt(o['uf1'])} | {fmt(o['uar'])} |")
+        oracle = e["oracle"] or e.get("member0", {}).get("oracle")
+        if oracle:
+            who = name if e["oracle"] else f"{name}, one member"
+            lines.append(f"| {who} | oracle: per-subject best epoch (optimistic) | {oracle['uf1_mean']:.4f} | "
+                         f"{oracle['uar_mean']:.4f} | {fmt(oracle['uf1'])} | {fmt(oracle['uar'])} |")
     f = report["floor"]["honest"]
     lines.append(f"| logistic regression, raw pixels (floor) | honest | {f['uf1']:.4f} | {f['uar']:.4f} | | |")
     for name, uf1, uar, proto in PUBLISHED:
         lines.append(f"| {name} | published: {proto} | {uf1:.4f} | {uar:.4f} | | |")
     if report["ablations"]:
-        lines += ["", "## SOFP ablations (honest protocol)", "",
-                  "| variant | seeds | UF1 (mean) | UAR (mean) | ΔUF1 vs full SOFP, same seeds |",
+        base = report["models"]["sofp"].get("member0") or report["models"]["sofp"]
+        lines += ["", "## SOFP ablations (honest protocol, one member; against the one-member row, same seeds)", "",
+                  "| variant | seeds | UF1 (mean ± sd) | UAR (mean) | ΔUF1 vs one member, same seeds |",
                   "|---|---|---|---|---|"]
-        full = report["models"].get("sofp")
+        lines.append(f"| one member (full) | {base['seeds']} | {base['honest']['uf1_mean']:.4f} ± "
+                     f"{base['honest']['uf1_std']:.4f} | {base['honest']['uar_mean']:.4f} | |")
         for name, e in report["ablations"].items():
             h = e["honest"]
-            delta = ""
-            if full:
-                base = np.mean(full["honest"]["uf1"][: len(e["seeds"])])
-                delta = f"{h['uf1_mean'] - base:+.4f}"
-            lines.append(f"| {name} | {e['seeds']} | {h['uf1_mean']:.4f} | {h['uar_mean']:.4f} | {delta} |")
+            delta = h["uf1_mean"] - float(np.mean(base["honest"]["uf1"][: len(e["seeds"])]))
+            lines.append(f"| {name} | {e['seeds']} | {h['uf1_mean']:.4f} ± {h['uf1_std']:.4f} | {h['uar_mean']:.4f} | "
+                         f"{delta:+.4f} |")
+    kept = {**{k: v["label_kept"] for k, v in report["models"].items()},
+            **{f"{k}, one member": v["member0"]["label_kept"] for k, v in report["models"].items() if "member0" in v},
+            **{k: v["label_kept"] for k, v in report["ablations"].items()}}
+    names = list(next(iter(kept.values())))
+    lines += ["", "## Robustness to the flow: held-out labels kept under flow-like perturbations (mean over seeds)", "",
+              "Each LOSO fold's final model labels its held-out samples again after a perturbation that models how "
+              "two flow implementations differ (training/data/perturb.py): " + ", ".join(names) + ".", "",
+              "| model | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for k, v in kept.items():
+        lines.append(f"| {k} | " + " | ".join(f"{v[n]:.3f}" for n in names) + " |")
     lines += ["", "## Per dataset (honest, mean over seeds)", "", "| model | dataset | UF1 | UAR |",
               "|---|---|---|---|"]
     for name, e in report["models"].items():
         for ds, m in e["honest"]["per_dataset"].items():
             lines.append(f"| {name} | {ds} | {m['uf1_mean']:.4f} | {m['uar_mean']:.4f} |")
-    lines += ["", "LOSO wall time per run (s): " + "; ".join(
-        f"{k}: {', '.join(f'{s:.0f}' for s in v)}" for k, v in report["loso_seconds"].items()), ""]
+    f_ds = report["floor"]["honest"].get("per_dataset", {})
+    for ds, m in f_ds.items():
+        lines.append(f"| logistic floor | {ds} | {m['uf1']:.4f} | {m['uar']:.4f} |")
+    lines += ["", "LOSO compute per run (s, summed over fold chunks; an ensemble's is the sum of its members'): "
+              + "; ".join(f"{k}: {', '.join(f'{s:.0f}' for s in v)}" for k, v in report["loso_seconds"].items()), ""]
     return "\n".join(lines)
 
 

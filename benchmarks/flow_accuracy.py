@@ -13,7 +13,8 @@ agreement of each backend's 28 x 28 features with TV-L1's (the flow the composit
 * Feature agreement: Pearson correlation between a backend's ``flow_to_features`` image and the
   TV-L1 reference's on the same pair (all three channels, and per channel), median over pairs.
   References: torch-tvl1, and OpenCV's contrib cpu-tvl1 when a contrib Python is given.
-* Label agreement with the built-in model: added when training/builtin/sofp_composite.pt exists.
+* Label agreement with the built-in model: added when training/builtin/sofp_composite.pt exists; labels
+  as the runtime gives them (mean probability of the features and their mirror).
 
 Writes benchmarks/results/flow_accuracy.{json,md,png}.
 """
@@ -41,7 +42,7 @@ from tqdm import tqdm
 
 from sofp.runtime.demo_clip import crop_gray, face_frame, field_in_crop, make_demo_clip, smooth_field, warp_by_flow
 from sofp.runtime.errors import SofpError, UsageError, run_cli
-from sofp.runtime.features import features_to_input, flow_to_features
+from sofp.runtime.features import features_to_input, flow_to_features, mirror_features
 from sofp.runtime.flow import FLOWS, create_flow
 from sofp.runtime.flow.params import DIS, TVL1, as_dict
 
@@ -216,10 +217,11 @@ def label_agreement(features: dict[str, np.ndarray], reference: str, checkpoint:
 
     ckpt = load_checkpoint(path)
     labels = {}
-    with torch.no_grad():
+    with torch.no_grad():  # as the runtime classifies: the mean of the features' and their mirror's probabilities
         for name, f in features.items():
-            logits = ckpt.model(torch.from_numpy(features_to_input(f)))
-            labels[name] = logits.argmax(1).numpy()
+            probs = sum(ckpt.model(torch.from_numpy(features_to_input(g))).softmax(-1)
+                        for g in (f, mirror_features(f)))
+            labels[name] = probs.argmax(1).numpy()
     ref = labels[reference]
     names = ckpt.meta.get("labels", [])
     shown = str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)

@@ -26,7 +26,7 @@ from sofp.runtime.errors import SofpError, UsageError
 from sofp.runtime.features import INPUT_SPEC
 
 FORMAT = "sofp-edge-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: SOFP input conditioning (centre, strain switch) inside the encoders; version 1 is upgraded on load
 BUILTIN_CHECKPOINT = Path(__file__).resolve().parent / "builtin" / "sofp_composite.pt"
 
 
@@ -79,9 +79,25 @@ def _read(path: Path) -> dict:
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise UsageError(f"{path} is not a SOFP Edge checkpoint (no '{FORMAT}' marker); "
                          "train one with `sofp-train all` or `python -m sofp.training`")
+    if obj.get("version") == 1:
+        return _upgrade_v1(obj)
     if obj.get("version") != VERSION:
-        raise UsageError(f"{path} has checkpoint version {obj.get('version')}; this SOFP Edge reads version {VERSION}")
+        raise UsageError(f"{path} has checkpoint version {obj.get('version')}; this SOFP Edge reads versions 1 and "
+                         f"{VERSION}")
     return obj
+
+
+def _upgrade_v1(obj: dict) -> dict:
+    """A version-1 checkpoint as version 2: its SOFP had no input conditioning (strain used, no centring)
+    and its global encoder's weights sat one level higher."""
+    meta = dict(obj["meta"])
+    state = obj["state_dict"]
+    if meta.get("model_name") == "sofp":
+        meta["model_config"] = {"encoder": "conv", "center": False, "scale": False, "use_strain": True,
+                                **meta.get("model_config", {})}
+        state = {k.replace("global_encoder.", "global_encoder.encoder.", 1) if k.startswith("global_encoder.") else k: v
+                 for k, v in state.items()}
+    return {**obj, "version": VERSION, "meta": meta, "state_dict": state}
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:

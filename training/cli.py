@@ -199,32 +199,40 @@ def loso_scores(paths: list[Path]) -> dict:
 
 
 def cmd_all(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     import numpy as np
     import torch
 
     from sofp.training.checkpoint import save_checkpoint
+    from sofp.training.loso import member_seed
     from sofp.training.metrics import summarise
+    from sofp.training.models.ensemble import Ensemble
     from sofp.training.trainer import unstack
 
     cfg = build_train_config(args)
     data = load_data(args)
     scores = loso_scores([Path(s) for s in args.scores]) if args.scores else {}
     train = np.arange(len(data))
-    res, images = _fit_one(cfg, data, train, args.seed, resolve_device(args.device))
-    model = unstack(cfg, res, 0, len(data.label_names))
+    single, members, losses = replace(cfg, members=1), [], []
+    for m in range(cfg.members):  # ensemble members train one after another, with the LOSO's member seeds
+        res, images = _fit_one(single, data, train, member_seed(args.seed, m), resolve_device(args.device))
+        members.append(unstack(single, res, 0, len(data.label_names)))
+        losses.append(float(res.train_loss[-1]))
+    model = members[0] if cfg.members == 1 else Ensemble.of(members, cfg.model)
     with torch.no_grad():
         fit = summarise(data.labels, model(images).argmax(-1).numpy(), data.label_names)
     meta = {
-        "model_name": cfg.model,
+        "model_name": cfg.model if cfg.members == 1 else "ensemble",
         "model_config": model.cfg.to_dict(),
         "labels": list(data.label_names),
         "train": {"config": cfg.to_dict(), "seed": args.seed, "data": str(args.data), "samples": len(data),
-                  "subjects": len(set(data.subjects.tolist())), "final_train_loss": float(res.train_loss[-1]),
+                  "subjects": len(set(data.subjects.tolist())), "final_train_loss": float(np.mean(losses)),
                   "train_set_accuracy": fit["accuracy"], "tta_mirror": cfg.tta_mirror},
         "scores": scores,
     }
     path = save_checkpoint(args.out or "best.pt", model, meta)
-    print(f"wrote {path} ({cfg.model}, {len(data)} samples, train-set accuracy {fit['accuracy']:.3f})")
+    print(f"wrote {path} ({meta['model_name']}, {len(data)} samples, train-set accuracy {fit['accuracy']:.3f})")
     return 0
 
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -24,9 +24,12 @@ from tqdm.auto import tqdm
 from sofp.runtime.errors import UsageError
 from sofp.runtime.features import features_to_input
 from sofp.training.data.flowset import FlowSet
+from sofp.training.data.perturb import PERTURBATIONS
 from sofp.training.metrics import summarise
 from sofp.training.plots import plot_confusion, plot_curves
-from sofp.training.trainer import TrainConfig, train_groups
+from sofp.training.trainer import GroupResult, TrainConfig, predict_groups, train_groups
+
+PERTURB_SEED = 7  # fixed: every configuration is measured on the same perturbed inputs
 
 
 @dataclass(frozen=True)
@@ -75,14 +78,37 @@ def _train_chunk(job: tuple) -> dict:
         progress=f"folds {first + 1}-{first + len(part)}" if progress else None, first_group=first, device=device,
     )
     rec = {"seconds": time.perf_counter() - t0, "train_loss": res.train_loss.tolist(), "folds": []}
+    perturbed = _perturbed_preds(res, cfg, images, part)
     for g, f in enumerate(part):
         probs = res.probs[:, g, : len(f.test)]  # (epochs, T, C)
         rec["folds"].append({
             "subject": f.subject, "test": f.test.tolist(),
             "final_probs": probs[-1].round(6).tolist(),
             "epoch_preds": probs.argmax(-1).tolist(),
+            "perturbed_probs": {name: p[g, : len(f.test)].round(4).tolist() for name, p in perturbed.items()},
         })
     return rec
+
+
+def _perturbed_preds(res: GroupResult, cfg: TrainConfig, images: torch.Tensor, part: list[Fold]) -> dict:
+    """Each fold's final model's probabilities for its held-out samples under each flow perturbation:
+    (G, T, C) per perturbation name."""
+    t_max = max(len(f.test) for f in part)
+    idx = torch.from_numpy(np.stack([np.pad(f.test, (0, t_max - len(f.test)), mode="edge") for f in part]))
+    x = images[idx]  # (G, T, 3, 28, 28)
+    out = {}
+    for k, (name, perturb) in enumerate(PERTURBATIONS.items()):
+        xp = perturb(x.flatten(0, 1), PERTURB_SEED + k).view_as(x)
+        out[name] = predict_groups(res.base, res.params, res.buffers, xp, cfg.tta_mirror).float().numpy()
+    return out
+
+
+MEMBER_SEED_STRIDE = 1000  # ensemble member m of seed s trains with seed s + 1000 m (member 0 = the single model)
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The training seed of ensemble member ``member`` of an ensemble run with ``seed``."""
+    return seed + MEMBER_SEED_STRIDE * member
 
 
 def run_loso(
@@ -103,6 +129,8 @@ def run_loso(
     process with two threads); results do not depend on ``workers``. Returns the result dict.
     """
     out = Path(out_dir)
+    if cfg.members > 1:
+        return _run_ensemble(data, cfg, seed, out, chunk, device, progress, workers)
     out.mkdir(parents=True, exist_ok=True)
     settings = {"train": cfg.to_dict(), "seed": seed, "chunk": chunk, "data": _fingerprint(data)}
     cfg_path = out / "config.json"
@@ -133,6 +161,7 @@ def run_loso(
     bar.close()
     records = [json.loads(path.read_text()) for path in paths]
     result = _summarise_run(data, cfg, seed, records)
+    result["label_kept"] = label_kept(result)
     result["wall_seconds"] = time.perf_counter() - t0
     result["workers"] = workers if parallel else 1
     (out / "result.json").write_text(json.dumps(result, indent=1))
@@ -141,6 +170,56 @@ def run_loso(
                    out / "confusion.png")
     plot_curves(result["curves"], f"{cfg.model} LOSO seed {seed}", out / "curves.png")
     return result
+
+
+def _run_ensemble(data: FlowSet, cfg: TrainConfig, seed: int, out: Path, chunk: int, device: str, progress: bool,
+                  workers: int) -> dict:
+    """LOSO of an ensemble: each member is an ordinary (resumable) LOSO run in ``out/member<m>`` with its
+    own seed; the ensemble's prediction for a held-out sample is the mean of the members' probabilities.
+
+    No per-subject oracle is computed for an ensemble (only each member's argmax per epoch is stored).
+    """
+    single = replace(cfg, members=1)
+    members = [run_loso(data, single, member_seed(seed, m), out / f"member{m}", chunk, device, progress, workers)
+               for m in range(cfg.members)]
+    index = np.asarray(members[0]["predictions"]["index"])
+    probs = np.mean([np.asarray(r["predictions"]["probs"]) for r in members], axis=0)
+    pred = probs.argmax(-1)
+    result = {
+        "model": cfg.model, "seed": seed, "config": cfg.to_dict(),
+        "honest": summarise(data.labels[index], pred, data.label_names, data.datasets[index]),
+        "oracle": None,
+        "members": [{"seed": r["seed"], "honest_uf1": r["honest"]["uf1"], "honest_uar": r["honest"]["uar"]}
+                    for r in members],
+        "curves": {k: np.mean([r["curves"][k] for r in members], axis=0).tolist() for k in members[0]["curves"]},
+        "seconds": float(sum(r["seconds"] for r in members)),
+        "wall_seconds": float(sum(r["wall_seconds"] for r in members)),
+        "predictions": prediction_table(data, index, probs),
+        "perturbed_probs": {name: np.mean([r["perturbed_probs"][name] for r in members], axis=0).round(4).tolist()
+                            for name in members[0]["perturbed_probs"]},
+    }
+    result["label_kept"] = label_kept(result)
+    (out / "result.json").write_text(json.dumps(result, indent=1))
+    plot_confusion(result["honest"]["confusion"], data.label_names,
+                   f"{cfg.members}-member {cfg.model} LOSO seed {seed}: UF1 {result['honest']['uf1']:.3f} "
+                   f"UAR {result['honest']['uar']:.3f}", out / "confusion.png")
+    return result
+
+
+def label_kept(result: dict) -> dict[str, float]:
+    """Fraction of held-out samples whose label under each flow perturbation equals their label."""
+    pred = np.asarray(result["predictions"]["pred"])
+    return {name: float((np.asarray(p).argmax(-1) == pred).mean()) for name, p in result["perturbed_probs"].items()}
+
+
+def prediction_table(data: FlowSet, index: np.ndarray, probs: np.ndarray) -> dict:
+    """Every held-out prediction, enough to recompute UF1/UAR: sample index and file, subject (whose fold
+    held it out), LOSO fold number (subjects in sorted order), dataset, true and predicted label, probabilities."""
+    fold_of = {s: i for i, s in enumerate(sorted(set(data.subjects.tolist())))}
+    return {"index": index.tolist(), "file": [data.files[i] for i in index],
+            "subject": data.subjects[index].tolist(), "fold": [fold_of[s] for s in data.subjects[index].tolist()],
+            "dataset": data.datasets[index].tolist(), "true": data.labels[index].tolist(),
+            "pred": probs.argmax(-1).tolist(), "probs": np.round(probs, 6).tolist()}
 
 
 def _summarise_run(data: FlowSet, cfg: TrainConfig, seed: int, records: list[dict]) -> dict:
@@ -166,6 +245,7 @@ def _summarise_run(data: FlowSet, cfg: TrainConfig, seed: int, records: list[dic
         "oracle": summarise(y, np.concatenate(oracle), data.label_names, data.datasets[test]),
         "curves": curves,
         "seconds": float(sum(r["seconds"] for r in records)),
-        "predictions": {"index": test.tolist(), "pred": final.tolist(),
-                        "probs": np.concatenate([np.asarray(f["final_probs"]) for f in folds]).tolist()},
+        "predictions": prediction_table(data, test, np.concatenate([np.asarray(f["final_probs"]) for f in folds])),
+        "perturbed_probs": {name: np.concatenate([np.asarray(f["perturbed_probs"][name]) for f in folds]).tolist()
+                            for name in folds[0]["perturbed_probs"]},
     }

@@ -20,7 +20,7 @@ import torch
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
-from sofp.training.data.augment import mirror, mixup, random_mirror, random_shift
+from sofp.training.data.augment import mirror, mixup, random_flow_noise, random_mirror, random_shift
 from sofp.training.losses import class_weights, focal_loss
 from sofp.training.models import build_model
 
@@ -40,9 +40,11 @@ class TrainConfig:
     sym_weight: float = 0.1  # L_sym weight (SOFP only)
     mirror_aug: bool = True
     shift_px: float = 1.5
+    flow_noise: float = 0.0  # smooth noise on u and v, up to this fraction of their range (flow-to-flow differences)
     mixup_alpha: float = 0.2
     ema_decay: float = 0.98
     tta_mirror: bool = True
+    members: int = 3  # > 1: an ensemble of independently trained models (seeds seed + 1000 m), one shipped graph
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,6 +58,7 @@ class GroupResult:
     buffers: dict[str, torch.Tensor]
     probs: np.ndarray
     train_loss: np.ndarray  # (epochs,) mean over groups
+    base: torch.nn.Module  # the architecture on the meta device, for functional calls with params/buffers
 
 
 def _build_group(cfg: TrainConfig, n_groups: int, seed: int, n_classes: int, first_group: int):
@@ -159,6 +162,7 @@ def train_groups(
             if cfg.mirror_aug:
                 xb = random_mirror(xb, gen)
             xb = random_shift(xb, gen, cfg.shift_px)
+            xb = random_flow_noise(xb, gen, cfg.flow_noise)
             xb, tb = mixup(xb, tb, gen, cfg.mixup_alpha)
             with amp:
                 loss = grouped_loss(params, buffers, xb.to(device), tb.to(device), weights).sum()
@@ -179,7 +183,7 @@ def train_groups(
             on_epoch(epoch, losses[-1])
     ema = {k: v.cpu() for k, v in ema.items()}
     buffers = {k: v.cpu() for k, v in buffers.items()}
-    return GroupResult(ema, buffers, np.stack(all_probs), np.asarray(losses))
+    return GroupResult(ema, buffers, np.stack(all_probs), np.asarray(losses), base)
 
 
 def unstack(cfg: TrainConfig, result: GroupResult, group: int, n_classes: int) -> torch.nn.Module:

@@ -37,13 +37,6 @@ def test_mirror_is_an_involution_and_negates_u():
     assert torch.allclose(mirror(x)[:, 1:], x[:, 1:].flip(-1))
 
 
-def test_forward_equals_fuse_of_encoders():
-    model = build_model("sofp").eval()
-    x = torch.rand(3, 3, 28, 28)
-    tokens = [enc(x) for enc in model.region_encoders]
-    assert torch.allclose(model.fuse(model.global_encoder(x), *tokens), model(x), atol=1e-6)
-
-
 def test_layout_masks_partition_region_pairs():
     m = layout_masks()
     assert m.shape == (5, 36, 36)
@@ -58,7 +51,7 @@ def test_ablations_build_and_run(switch):
 
 
 def test_unknown_model_or_setting_is_one_line():
-    with pytest.raises(UsageError, match="known: sofp, ststnet"):
+    with pytest.raises(UsageError, match="known: ensemble, sofp, ststnet"):
         build_model("resnet")
     with pytest.raises(UsageError, match="no setting width"):
         build_model("sofp", width=3)

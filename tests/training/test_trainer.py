@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -7,9 +9,10 @@ from sofp.training import loso as loso_mod
 from sofp.training.data.augment import mirror
 from sofp.training.data.synthetic import make_synthetic_set
 from sofp.training.loso import loso_folds, run_loso
+from sofp.training.metrics import summarise
 from sofp.training.trainer import TrainConfig, train_groups, unstack
 
-FAST = TrainConfig(epochs=12, batch_size=16)
+FAST = TrainConfig(epochs=12, batch_size=16, members=1)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,7 @@ def test_sofp_learns_synthetic_flows(synth):
 
 def test_groups_are_independent_and_seed_repeats(synth):
     images = torch.from_numpy(features_to_input(synth.images))
-    cfg = TrainConfig(epochs=1, batch_size=16)
+    cfg = TrainConfig(epochs=1, batch_size=16, members=1)
     evals = [np.arange(5), np.arange(5)]
     a = train_groups(cfg, images, synth.labels, [np.arange(0, 40), np.arange(40, 80)], evals, seed=3, n_classes=3)
     b = train_groups(cfg, images, synth.labels, [np.arange(0, 40), np.arange(40, 80)], evals, seed=3, n_classes=3)
@@ -62,12 +65,12 @@ def test_no_fold_trains_on_its_held_out_subject(synth, tmp_path, monkeypatch):
         return real(cfg, images, labels, pools, evals, *a, **k)
 
     monkeypatch.setattr(loso_mod, "train_groups", spy)
-    run_loso(synth, TrainConfig(epochs=1, batch_size=16), 0, tmp_path, chunk=4, progress=False)
+    run_loso(synth, TrainConfig(epochs=1, batch_size=16, members=1), 0, tmp_path, chunk=4, progress=False)
     assert sorted(seen) == sorted(f.subject for f in folds)
 
 
 def test_loso_resumes_after_a_kill(synth, tmp_path, monkeypatch):
-    cfg = TrainConfig(epochs=1, batch_size=16)
+    cfg = TrainConfig(epochs=1, batch_size=16, members=1)
     real = loso_mod.train_groups
     calls = []
 
@@ -90,16 +93,42 @@ def test_loso_resumes_after_a_kill(synth, tmp_path, monkeypatch):
 
 
 def test_resume_refuses_other_settings(synth, tmp_path):
-    run_loso(synth, TrainConfig(epochs=1, batch_size=16), 0, tmp_path, chunk=10, progress=False)
+    run_loso(synth, TrainConfig(epochs=1, batch_size=16, members=1), 0, tmp_path, chunk=10, progress=False)
     from sofp.runtime.errors import UsageError
 
     with pytest.raises(UsageError, match="other settings"):
-        run_loso(synth, TrainConfig(epochs=2, batch_size=16), 0, tmp_path, chunk=10, progress=False)
+        run_loso(synth, TrainConfig(epochs=2, batch_size=16, members=1), 0, tmp_path, chunk=10, progress=False)
 
 
 def test_parallel_chunks_give_the_same_result(synth, tmp_path):
-    cfg = TrainConfig(epochs=1, batch_size=16)
+    cfg = TrainConfig(epochs=1, batch_size=16, members=1)
     one = run_loso(synth, cfg, 0, tmp_path / "one", chunk=5, progress=False, workers=1)
     two = run_loso(synth, cfg, 0, tmp_path / "two", chunk=5, progress=False, workers=2)
     assert two["workers"] == 2
     assert np.allclose(one["predictions"]["probs"], two["predictions"]["probs"], atol=1e-5)
+
+
+def test_ensemble_loso_is_the_mean_of_its_members_single_runs(synth, tmp_path):
+    cfg = TrainConfig(epochs=1, batch_size=16, members=2)
+    ens = run_loso(synth, cfg, 3, tmp_path / "ens", chunk=6, progress=False)
+    single = TrainConfig(epochs=1, batch_size=16, members=1)
+    m0 = run_loso(synth, single, 3, tmp_path / "m0", chunk=6, progress=False)  # member 0 = the single model
+    m1 = json.loads((tmp_path / "ens" / "member1" / "result.json").read_text())
+    assert m1["seed"] == 1003
+    assert np.allclose(json.loads((tmp_path / "ens" / "member0" / "result.json").read_text())["predictions"]["probs"],
+                       m0["predictions"]["probs"])
+    mean = (np.asarray(m0["predictions"]["probs"]) + np.asarray(m1["predictions"]["probs"])) / 2
+    assert np.allclose(ens["predictions"]["probs"], mean, atol=1e-5)
+    assert ens["oracle"] is None and set(ens["label_kept"]) == set(m0["label_kept"])
+
+
+def test_result_keeps_every_prediction_and_its_scores_recompute(synth, tmp_path):
+    res = run_loso(synth, TrainConfig(epochs=1, batch_size=16, members=1), 0, tmp_path, chunk=6, progress=False)
+    p = res["predictions"]
+    assert len(p["index"]) == len(synth) and sorted(p["index"]) == list(range(len(synth)))
+    assert p["subject"] == synth.subjects[p["index"]].tolist() and p["true"] == synth.labels[p["index"]].tolist()
+    assert p["file"] == [synth.files[i] for i in p["index"]]
+    assert len(set(p["fold"])) == len(set(synth.subjects.tolist()))
+    again = summarise(np.asarray(p["true"]), np.asarray(p["pred"]), synth.label_names)
+    assert again["uf1"] == res["honest"]["uf1"] and again["uar"] == res["honest"]["uar"]
+    assert all(0.0 <= v <= 1.0 for v in res["label_kept"].values())

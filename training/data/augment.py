@@ -55,3 +55,22 @@ def mixup(
     tp = torch.gather(target, 1, perm[..., None].expand_as(target))
     lx = lam.view(g, 1, *([1] * (x.dim() - 2)))
     return lx * x + (1 - lx) * xp, lam.view(g, 1, 1) * target + (1 - lam.view(g, 1, 1)) * tp
+
+
+def random_flow_noise(x: torch.Tensor, gen: torch.Generator, amplitude: float) -> torch.Tensor:
+    """Add smooth noise (a 7 x 7 random field upsampled) to u and v of each sample, with a standard deviation
+    drawn uniformly up to ``amplitude`` of the channel's 0..1 range, then min-max normalise u and v again.
+
+    Models how two optical-flow implementations differ on the same motion (benchmarks/results/flow_accuracy.md).
+    """
+    if amplitude <= 0:
+        return x
+    lead, (c, h, w) = x.shape[:-3], x.shape[-3:]
+    flat = x.reshape(-1, c, h, w)
+    n = flat.shape[0]
+    noise = F.interpolate(torch.randn(n, 2, 7, 7, generator=gen), size=(h, w), mode="bilinear", align_corners=False)
+    noise = noise / noise.flatten(1).std(dim=1).view(n, 1, 1, 1).clamp_min(1e-6)
+    uv = flat[:, :2] + amplitude * torch.rand(n, 1, 1, 1, generator=gen) * noise
+    lo, hi = uv.amin(dim=(-2, -1), keepdim=True), uv.amax(dim=(-2, -1), keepdim=True)
+    uv = (uv - lo) / (hi - lo).clamp_min(1e-6)
+    return torch.cat([uv, flat[:, 2:]], dim=1).reshape(*lead, c, h, w)

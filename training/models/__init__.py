@@ -1,4 +1,4 @@
-"""Model registry: ``build_model("sofp" | "ststnet", **config)``."""
+"""Model registry: ``build_model("sofp" | "ststnet" | "ensemble", **config)``."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from typing import Any
 from torch import nn
 
 from sofp.runtime.errors import UsageError
+from sofp.training.models.ensemble import Ensemble, EnsembleConfig
 from sofp.training.models.sofp import SOFP, SofpConfig
 from sofp.training.models.ststnet import STSTNet, StstnetConfig
 
 MODELS: dict[str, tuple[type[nn.Module], type]] = {
     "sofp": (SOFP, SofpConfig),
     "ststnet": (STSTNet, StstnetConfig),
+    "ensemble": (Ensemble, EnsembleConfig),
 }
 
 
