@@ -120,8 +120,11 @@ def cmd_loso(args: argparse.Namespace) -> int:
     res = run_loso(data, cfg, args.seed, out, chunk=args.chunk, device=resolve_device(args.device), progress=bars(),
                    workers=args.workers)
     h, o = res["honest"], res["oracle"]
-    print(f"{cfg.model} LOSO seed {args.seed}: honest UF1 {h['uf1']:.4f} UAR {h['uar']:.4f} acc {h['accuracy']:.4f} "
-          f"| per-subject best epoch (optimistic) UF1 {o['uf1']:.4f} UAR {o['uar']:.4f} | {res['seconds']:.0f} s")
+    what = f"{cfg.members}-member {cfg.model} ensemble" if cfg.members > 1 else cfg.model
+    oracle = (f"per-subject best epoch (optimistic) UF1 {o['uf1']:.4f} UAR {o['uar']:.4f}" if o
+              else "members: " + ", ".join(f"UF1 {m['honest_uf1']:.4f}" for m in res["members"]))
+    print(f"{what} LOSO seed {args.seed}: honest UF1 {h['uf1']:.4f} UAR {h['uar']:.4f} acc {h['accuracy']:.4f} "
+          f"| {oracle} | {res['seconds']:.0f} s")
     for ds, m in h.get("per_dataset", {}).items():
         print(f"  {ds}: UF1 {m['uf1']:.4f} UAR {m['uar']:.4f} (n={m['n']})")
     print(f"results: {out / 'result.json'}")
@@ -143,8 +146,11 @@ def _fit_one(cfg: TrainConfig, data: FlowSet, train_idx: np.ndarray, seed: int, 
 
 
 def cmd_split(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     import numpy as np
 
+    from sofp.training.loso import member_seed
     from sofp.training.metrics import summarise
     from sofp.training.plots import plot_confusion
 
@@ -163,13 +169,18 @@ def cmd_split(args: argparse.Namespace) -> int:
     test = np.flatnonzero(np.isin(data.subjects, test_subj))
     train = np.flatnonzero(~np.isin(data.subjects, test_subj))
     t0 = time.perf_counter()
-    res, _ = _fit_one(cfg, data, train, args.seed, resolve_device(args.device), test)
-    pred = res.probs[-1, 0].argmax(-1)
+    single, probs, losses = replace(cfg, members=1), [], []
+    for m in range(cfg.members):  # an ensemble: its members' mean probability, as in LOSO
+        res, _ = _fit_one(single, data, train, member_seed(args.seed, m), resolve_device(args.device), test)
+        probs.append(res.probs[-1, 0])
+        losses.append(res.train_loss)
+    pred = np.mean(probs, axis=0).argmax(-1)
     summary = summarise(data.labels[test], pred, data.label_names, data.datasets[test])
     out = Path(args.out or f"runs/split-{cfg.model}-seed{args.seed}")
     out.mkdir(parents=True, exist_ok=True)
     result = {"model": cfg.model, "seed": args.seed, "config": cfg.to_dict(), "test_subjects": test_subj,
-              "result": summary, "seconds": time.perf_counter() - t0, "train_loss": res.train_loss.tolist()}
+              "result": summary, "seconds": time.perf_counter() - t0,
+              "train_loss": np.mean(losses, axis=0).tolist()}
     (out / "result.json").write_text(json.dumps(result, indent=1))
     plot_confusion(summary["confusion"], data.label_names,
                    f"{cfg.model} split: UF1 {summary['uf1']:.3f} UAR {summary['uar']:.3f}", out / "confusion.png")
