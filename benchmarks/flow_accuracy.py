@@ -63,6 +63,7 @@ class FlowAccuracyConfig:
     backends: tuple[str, ...] | None = None
     contrib_python: str | None = None
     checkpoint: str | None = None  # for label agreement; None = the built-in model when it exists
+    compare: tuple[str, ...] = ()  # more checkpoints whose label agreement is reported beside it
     threads: int = 1
     out_dir: str = str(ROOT / "benchmarks" / "results")
     command: str = ""
@@ -299,6 +300,7 @@ def run(cfg: FlowAccuracyConfig) -> dict:
         "pairs": {"synthetic": n_syn, "clip": len(clip), "crop_px": cfg.size, "noise_grey_levels": cfg.noise},
         "references": refs, "backends": backends,
         "label_agreement": labels if labels is not None else "built-in checkpoint not present when measured",
+        "label_agreement_compare": [label_agreement(feats, refs[0], c) for c in cfg.compare] if refs else [],
         "unavailable": {c.name: c.reason for c in FLOWS.capabilities() if not c.available and c.name not in flows},
     }
     out = Path(cfg.out_dir)
@@ -365,6 +367,9 @@ def markdown(r: dict) -> str:
     la = r["label_agreement"]
     lines += ["", "Label agreement with the built-in model: "
               + (la if isinstance(la, str) else json.dumps(la["agreement"]) + f" (reference {la['reference']})"), ""]
+    for other in r.get("label_agreement_compare", []):
+        lines += [f"Label agreement of `{other['checkpoint']}` (sha256 {other['sha256'][:12]}): "
+                  + json.dumps(other["agreement"]) + f" (reference {other['reference']})", ""]
     if r["unavailable"]:
         lines += ["Not measured here (not available on this machine):", ""]
         lines += [f"- {k}: {v}" for k, v in r["unavailable"].items()]
@@ -405,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backends", nargs="*", help="flow names (default: every available one)")
     ap.add_argument("--contrib-python", help="a Python with opencv-contrib-python(-headless)<5 for cpu-tvl1")
     ap.add_argument("--checkpoint", help="model for label agreement (default: the built-in one, if present)")
+    ap.add_argument("--compare", nargs="+", default=[], help="more checkpoints whose label agreement is reported")
     ap.add_argument("--random-fields", type=int, default=3)
     ap.add_argument("--noise", type=float, default=1.0)
     ap.add_argument("--clip-seeds", type=int, nargs="*", default=[0, 1, 2])
@@ -416,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = "python benchmarks/flow_accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:])
     cfg = FlowAccuracyConfig(random_fields=a.random_fields, noise=a.noise, clip_seeds=tuple(a.clip_seeds),
                              backends=tuple(a.backends) if a.backends else None, contrib_python=a.contrib_python,
-                             checkpoint=a.checkpoint,
+                             checkpoint=a.checkpoint, compare=tuple(a.compare),
                              threads=a.threads, out_dir=a.out, command=cmd.strip())
     r = run(cfg)
     print(markdown(r))
