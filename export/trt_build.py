@@ -87,6 +87,11 @@ class BuildSettings:
     def profile(self) -> tuple[int, int, int]:
         return (self.min_batch, self.opt_batch, self.max_batch)
 
+    @property
+    def calibration_batch(self) -> int:
+        """Rows per calibration batch: ``calib_batch`` clamped into the profile (what TensorRT reads)."""
+        return min(max(self.calib_batch, self.min_batch), self.max_batch)
+
 
 def is_strongly_typed(trt: Any) -> bool:
     """True where TensorRT has no FP16 builder flag (TensorRT 11): precision comes from the graph."""
@@ -174,7 +179,7 @@ def configure(trt: Any, builder: Any, network: Any, config: Any, s: BuildSetting
         done.notes.append("profile min/opt/max batch " + "/".join(map(str, s.profile)))
         if s.precision == "int8" and hasattr(config, "set_calibration_profile"):
             cal = builder.create_optimization_profile()
-            b = min(max(s.calib_batch, s.min_batch), s.max_batch)
+            b = s.calibration_batch
             for name, shape in done.input_shapes.items():
                 cal.set_shape(name, *(_batch_shape(shape, b),) * 3)
             config.set_calibration_profile(cal)

@@ -297,7 +297,7 @@ def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = N
             from sofp.export.trt_run import DeviceBuffer, cuda_backend
 
             cuda = cuda_backend()
-            return make_calibrator(trt, _calibration_feeds(g, graphs, calib_data), settings.calib_batch,
+            return make_calibrator(trt, _calibration_feeds(g, graphs, calib_data), settings.calibration_batch,
                                    settings.calib_cache, lambda n: DeviceBuffer(cuda, n))
 
         built = builder(trt, parsed, settings, calibrator)

@@ -241,6 +241,9 @@ class _Builder(FakeBuilder):
         cal = config.int8_calibrator
         if "INT8" in config.flags and cal is not None and cal.read_calibration_cache() is None:
             bs = cal.get_batch_size()
+            if config.calibration_profile is not None:  # TensorRT reads the calibration profile's batch
+                batches = {shapes[0][0] for shapes in config.calibration_profile.shapes.values()}
+                assert batches == {bs}, f"calibrator feeds {bs} rows, calibration profile has {batches}"
             names = [network.get_input(i).name for i in range(network.num_inputs)]
             seen = 0
             while (ptrs := cal.get_batch(names)) is not None:

@@ -70,6 +70,24 @@ def test_int8_calibrates_from_images_and_reuses_cache(small_ckpt, tmp_path, cuda
     assert trt.built[0][1] == ["FP16", "INT8"]
 
 
+@pytest.mark.parametrize("profile", [(20, 24, 32), (1, 2, 4), (1, 1, 1)])
+def test_int8_calibrator_feeds_the_calibration_profile_batch(small_ckpt, tmp_path, cuda, profile):
+    """min batch above / max batch below the calibration batch (16): the calibrator feeds the clamped batch."""
+    import cv2
+
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        cv2.imwrite(str(calib / f"{i:03d}.png"), rng.integers(0, 256, (28, 28, 3), dtype=np.uint8))
+    mn, opt, mx = profile
+    settings = BuildSettings(precision="int8", calib_dir=calib, min_batch=mn, opt_batch=opt, max_batch=mx)
+    assert settings.calib_batch == 16 and settings.calibration_batch == min(max(16, mn), mx)
+    export_trt(TrtExportConfig(ckpt=small_ckpt, out_dir=tmp_path, settings=settings, parity_n=mx), trt=functional_trt())
+    used = 40 // settings.calibration_batch * settings.calibration_batch
+    assert (tmp_path / "small_sofp.int8.calib").read_bytes() == f"CACHE:{used}".encode()
+
+
 def test_parser_rejection_is_one_line(tmp_path, cuda, monkeypatch):
     import sofp.export.trt_export as trt_export
     from sofp.export import trt_ops
