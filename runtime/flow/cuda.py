@@ -157,6 +157,7 @@ class CudaNvofFlow(_CudaFlow):
         self.version = ""
 
     def _create(self, size: tuple[int, int]) -> None:
+        """Create the engine for frames of ``size`` = (width, height) px."""
         p = self.params
         level, level_value = _NVOF_PRESETS[p.preset]
         try:
@@ -167,9 +168,11 @@ class CudaNvofFlow(_CudaFlow):
                     _const("2_0", "NV_OF_HINT_VECTOR_GRID_SIZE_UNDEFINED", 0),
                     p.enable_temporal_hints, False, p.enable_cost_buffer, 0)
                 self.version = "2.0"
-            else:
+            else:  # builds with only 1.0 (OpenCV <= 4.5.1) spell it create(width, height, ...)
+                width, height = size
                 self._algo = cuda_factory("NvidiaOpticalFlow_1_0")(
-                    size, _const("1_0", level, level_value), p.enable_temporal_hints, False, p.enable_cost_buffer, 0)
+                    width, height, _const("1_0", level, level_value), p.enable_temporal_hints, False,
+                    p.enable_cost_buffer, 0)
                 self.version = "1.0"
         except cv2.error as exc:
             msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else "error"
@@ -185,7 +188,7 @@ class CudaNvofFlow(_CudaFlow):
         flow = out[0] if isinstance(out, tuple) else out
         if self.version == "2.0":
             return self._algo.convertToFloat(flow, None)
-        return self._algo.upSampler(flow, size, self._algo.getGridSize(), None)
+        return self._algo.upSampler(flow, size[0], size[1], self._algo.getGridSize(), None)
 
     def compute(self, prev: np.ndarray, curr: np.ndarray) -> np.ndarray:
         """prev, curr H x W uint8 -> H x W x 2 float32 px (grid output resized to H x W)."""

@@ -250,9 +250,17 @@ def test_cuda_opencv5_spellings(monkeypatch):
 
 
 def test_cuda_nvof_1_0_upsamples(fake_cuda):
+    """A build with only NvidiaOpticalFlow_1_0 (OpenCV <= 4.5.1): create(width, height, ...) and
+    upSampler(flow, width, height, gridSize, out); a Size-based call fails like the real bindings."""
+
     class FakeNvof1:
-        def __init__(self, *args):
-            self.args = args
+        def __init__(self, width: int, height: int, perf_preset: int = 5, enable_temporal_hints: bool = False,
+                     enable_external_hints: bool = False, enable_cost_buffer: bool = False, gpu_id: int = 0):
+            for v in (width, height, perf_preset, gpu_id):
+                if not isinstance(v, int):
+                    raise cv2.error(f"Overload resolution failed: expected an int, got {v!r}")
+            self.args = (width, height, perf_preset, enable_temporal_hints, enable_external_hints,
+                         enable_cost_buffer, gpu_id)
 
         def calc(self, g0, g1, flow):
             h, w = g0.arr.shape
@@ -261,15 +269,15 @@ def test_cuda_nvof_1_0_upsamples(fake_cuda):
         def getGridSize(self):
             return 4
 
-        def upSampler(self, flow, size, grid, out):
-            w, h = size
-            return _FakeGpuMat(np.full((h, w, 2), 1.25, np.float32))
+        def upSampler(self, flow, width: int, height: int, grid_size: int, out):
+            assert isinstance(width, int) and isinstance(height, int) and grid_size == 4
+            return _FakeGpuMat(np.full((height, width, 2), 1.25, np.float32))
 
-    fake_cuda.NvidiaOpticalFlow_1_0_create = lambda *a: FakeNvof1(*a)
+    fake_cuda.NvidiaOpticalFlow_1_0_create = FakeNvof1
     flow = create_flow("cuda-nvof", {"preset": "fast"})
     out = flow.compute(np.zeros((16, 24), np.uint8), np.zeros((16, 24), np.uint8))
     assert flow.version == "1.0" and out.shape == (16, 24, 2) and np.allclose(out, 1.25)
-    assert flow._algo.args[1] == 20  # NV_OF_PERF_LEVEL_FAST
+    assert flow._algo.args[:3] == (24, 16, 20)  # width, height, NV_OF_PERF_LEVEL_FAST
 
 
 def test_torch_tvl1_median_paths_agree():
