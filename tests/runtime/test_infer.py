@@ -172,11 +172,19 @@ def test_batch_plan_pads_to_the_profile():
     assert plan_batches(3, 4, 4) == [(0, 3, 4)]  # static batch-4 engine: padded
 
 
-def test_tensorrt_backend_runs_where_tensorrt_exists():
+def test_tensorrt_backend_runs_where_tensorrt_exists(small_checkpoint, cache, tmp_path):
+    """Where TensorRT is installed: build an FP32 engine here and check the runtime against ONNX Runtime."""
     ok, reason = INFERENCE.load("tensorrt").probe()
     if not ok:
         pytest.skip(f"TensorRT not available here: {reason}")
-    pytest.skip("needs a TensorRT engine built on this GPU (python export/to_trt.py)")
+    from sofp.export.trt_build import BuildSettings
+    from sofp.export.trt_export import TrtExportConfig, export_trt
+
+    settings = BuildSettings(precision="fp32", min_batch=1, opt_batch=4, max_batch=8)
+    (engine,) = export_trt(TrtExportConfig(ckpt=small_checkpoint, out_dir=tmp_path, settings=settings)).engines
+    x = np.random.default_rng(0).random((11, 3, 28, 28), dtype=np.float32)  # two engine calls: 8 + 3
+    with create_backend("tensorrt", engine) as trt_b, create_backend("onnxruntime", small_checkpoint) as ort_b:
+        np.testing.assert_allclose(trt_b.predict(x), ort_b.predict(x), atol=1e-4)
 
 
 # ------------------------------------------------------------------ TensorRT: the wiring, with fakes
