@@ -38,14 +38,21 @@ def test_groups_are_independent_and_seed_repeats(synth):
     images = torch.from_numpy(features_to_input(synth.images))
     cfg = TrainConfig(epochs=1, batch_size=16, members=1)
     evals = [np.arange(5), np.arange(5)]
-    a = train_groups(cfg, images, synth.labels, [np.arange(0, 40), np.arange(40, 80)], evals, seed=3, n_classes=3)
-    b = train_groups(cfg, images, synth.labels, [np.arange(0, 40), np.arange(40, 80)], evals, seed=3, n_classes=3)
+    pools = [np.arange(0, 40), np.arange(40, 100)]  # unequal pools: group 1 sets the number of steps
+    a = train_groups(cfg, images, synth.labels, pools, evals, seed=3, n_classes=3)
+    b = train_groups(cfg, images, synth.labels, pools, evals, seed=3, n_classes=3)
     assert np.array_equal(a.probs, b.probs)
-    # other data in group 1 (same size) leaves group 0 exactly as it was: nothing flows between groups
-    c = train_groups(cfg, images, synth.labels, [np.arange(0, 40), np.arange(80, 120)], evals, seed=3, n_classes=3)
-    for k in a.params:
-        assert torch.equal(c.params[k][0], a.params[k][0])
+    # other data in group 1 (same size) leaves group 0 exactly as it was, weights and batch-norm
+    # statistics alike: nothing flows between groups
+    c = train_groups(cfg, images, synth.labels, [pools[0], np.arange(60, 120)], evals, seed=3, n_classes=3)
+    stats = [k for k in a.buffers if k.endswith(("running_mean", "running_var"))]
+    assert stats and not all(torch.equal(a.buffers[k][0], torch.zeros_like(a.buffers[k][0]))
+                             for k in stats if k.endswith("running_mean"))  # they moved during training
+    for state_a, state_c in ((a.params, c.params), (a.buffers, c.buffers)):
+        for k in state_a:
+            assert torch.equal(state_c[k][0], state_a[k][0]), k
     assert not all(torch.equal(c.params[k][1], a.params[k][1]) for k in a.params)
+    assert not all(torch.equal(c.buffers[k][1], a.buffers[k][1]) for k in stats)
 
 
 def test_no_fold_trains_on_its_held_out_subject(synth, tmp_path, monkeypatch):
@@ -105,7 +112,7 @@ def test_parallel_chunks_give_the_same_result(synth, tmp_path):
     one = run_loso(synth, cfg, 0, tmp_path / "one", chunk=5, progress=False, workers=1)
     two = run_loso(synth, cfg, 0, tmp_path / "two", chunk=5, progress=False, workers=2)
     assert two["workers"] == 2
-    assert np.allclose(one["predictions"]["probs"], two["predictions"]["probs"], atol=1e-5)
+    assert np.array_equal(one["predictions"]["probs"], two["predictions"]["probs"])  # bit-identical
 
 
 def test_ensemble_loso_is_the_mean_of_its_members_single_runs(synth, tmp_path):
