@@ -214,12 +214,13 @@ def save_timing_cache(config: Any, path: Path | None) -> None:
 
 
 def make_calibrator(trt: Any, data: dict[str, np.ndarray], batch: int, cache_path: Path | None,
-                    device_alloc: Callable[[int], Any]) -> Any:
+                    device_alloc: Callable[[int], Any], on_close: Callable[[], None] | None = None) -> Any:
     """An ``IInt8EntropyCalibrator2`` feeding ``data`` (input name -> (N, ...) float32) in ``batch``-row chunks.
 
     ``device_alloc(nbytes)`` returns a device buffer with ``.ptr`` (int) and ``.copy_from(array)``
     (see ``trt_run.py``). An existing ``cache_path`` is read instead of calibrating; TensorRT
     writes the computed cache there. ``get_batch`` answers in the order of the names TensorRT asks for.
+    ``close()`` frees the buffers, then calls ``on_close`` (the CUDA backend's own close).
     """
     if not hasattr(trt, "IInt8EntropyCalibrator2"):
         raise UsageError("this TensorRT has no IInt8EntropyCalibrator2 (TensorRT 11: quantise the ONNX graph with "
@@ -253,6 +254,13 @@ def make_calibrator(trt: Any, data: dict[str, np.ndarray], batch: int, cache_pat
         def write_calibration_cache(self, cache: Any) -> None:
             if cache_path is not None:
                 Path(cache_path).write_bytes(bytes(memoryview(cache)))
+
+        def close(self) -> None:
+            for buf in self.buffers.values():
+                buf.free()
+            self.buffers = {}
+            if on_close is not None:
+                on_close()
 
     return FlowCalibrator()
 
@@ -294,8 +302,12 @@ def build_engine(trt: Any, onnx_path: Path, s: BuildSettings, calibrator_factory
     network, _parser = parse_onnx(trt, builder, logger, onnx_path, strongly)
     config = builder.create_builder_config()
     calibrator = calibrator_factory() if (s.precision == "int8" and calibrator_factory) else None
-    done = configure(trt, builder, network, config, s, calibrator)
-    plan = builder.build_serialized_network(network, config)
+    try:
+        done = configure(trt, builder, network, config, s, calibrator)
+        plan = builder.build_serialized_network(network, config)
+    finally:
+        if hasattr(calibrator, "close"):
+            calibrator.close()
     if plan is None:
         raise SofpError(f"TensorRT failed to build an engine from {Path(onnx_path).name} "
                         f"({', '.join(done.notes)}); rerun with a larger --workspace or see the log above")

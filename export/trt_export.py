@@ -298,7 +298,7 @@ def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = N
 
             cuda = cuda_backend()
             return make_calibrator(trt, _calibration_feeds(g, graphs, calib_data), settings.calibration_batch,
-                                   settings.calib_cache, lambda n: DeviceBuffer(cuda, n))
+                                   settings.calib_cache, lambda n: DeviceBuffer(cuda, n), on_close=cuda.close)
 
         built = builder(trt, parsed, settings, calibrator)
         if settings.dla_core is not None:

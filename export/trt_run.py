@@ -271,3 +271,6 @@ class DeviceBuffer:
     def copy_from(self, array: np.ndarray) -> None:
         self.cuda.htod(self.ptr, np.ascontiguousarray(array))
         self.cuda.sync()
+
+    def free(self) -> None:
+        self.cuda.free(self.ptr)

@@ -109,11 +109,14 @@ class FakeCudart:
 
     def __init__(self) -> None:
         self.freed: list[int] = []
+        self.streams = 0  # created and not yet destroyed
 
     def cudaStreamCreate(self):
+        self.streams += 1
         return (0, 77)
 
     def cudaStreamDestroy(self, s):
+        self.streams -= 1
         return (0,)
 
     def cudaStreamSynchronize(self, s):

@@ -52,6 +52,7 @@ def test_build_and_run_through_the_api(small_ckpt, tmp_path, cuda):
 
 
 def test_int8_calibrates_from_images_and_reuses_cache(small_ckpt, tmp_path, cuda):
+    rt = trt_run._cudart()
     import cv2
 
     calib = tmp_path / "calib"
@@ -65,6 +66,8 @@ def test_int8_calibrates_from_images_and_reuses_cache(small_ckpt, tmp_path, cuda
     res = export_trt(TrtExportConfig(ckpt=small_ckpt, out_dir=tmp_path, settings=settings, parity_n=32), trt=trt)
     cache = tmp_path / "small_sofp.int8.calib"
     assert cache.read_bytes() == b"CACHE:40"  # 5 batches of 8 went through get_batch
+    if rt is not None:  # the calibrator's and the parity runner's CUDA streams are destroyed
+        assert rt.streams == 0
     meta = read_sidecar(res.engines[0], kind="tensorrt")
     assert meta["precision"] == "int8" and meta["build"]["cache_key"]["calibration_sha256"]
     assert trt.built[0][1] == ["FP16", "INT8"]
