@@ -27,6 +27,31 @@ from sofp.runtime.infer.base import (
 from sofp.runtime.sidecar import file_sha256, read_sidecar
 
 PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+FP16_MIN_AGREEMENT = 0.995  # the acceptance to_trt.py applies to FP16 engines (export/parity.py FP16_LOGITS)
+FP16_CHECK_N = 1000
+
+
+def argmax_agreement(session, reference, n: int = FP16_CHECK_N, seed: int = 1) -> float:
+    """Share of ``n`` uniform [0, 1) random inputs on which two sessions' logits have the same argmax."""
+    x = np.random.default_rng(seed).random((n, 3, 28, 28), dtype=np.float32)
+    name = reference.get_inputs()[0].name
+    got = np.asarray(session.run(None, {name: x})[0])
+    want = np.asarray(reference.run(None, {name: x})[0])
+    return float(np.mean(got.argmax(-1) == want.argmax(-1)))
+
+
+def check_fp16_agreement(session, path: Path) -> None:
+    """Refuse (one line) a TensorRT EP FP16 session whose argmax agrees with FP32 on the CPU below 99.5 %."""
+    import onnxruntime as ort
+
+    reference = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    agree = argmax_agreement(session, reference)
+    if agree < FP16_MIN_AGREEMENT:
+        raise SofpError(
+            f"{path.name} on the TensorRT execution provider (FP16) agrees with FP32 on {agree:.1%} of "
+            f"{FP16_CHECK_N} random inputs, below {FP16_MIN_AGREEMENT:.1%}; run it with --backend tensorrt "
+            "and an FP32 engine, or on the CUDA/CPU providers"
+        )
 
 
 def choose_providers(available: list[str]) -> list[str]:
@@ -118,6 +143,8 @@ class OnnxRuntimeBackend(InferenceBackend):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SofpError(f"onnxruntime cannot load {path}: {first[:200]}") from None
         self.providers = self.session.get_providers()
+        if "TensorrtExecutionProvider" in self.providers:  # trt_fp16_enable: the FP16 acceptance of to_trt.py
+            check_fp16_agreement(self.session, path)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.output_name = self.session.get_outputs()[0].name

@@ -345,3 +345,44 @@ def test_tensorrt_backend_refuses_foreign_engines(fake_tensorrt, tmp_path):
     onnx.write_bytes(b"x")
     with pytest.raises(UsageError, match="needs an engine"):
         trt_backend.TensorRTBackend(onnx)
+
+
+@pytest.mark.parametrize(("flipped", "passes"), [(5, True), (6, False)])
+def test_onnxruntime_tensorrt_fp16_needs_the_agreement_of_to_trt(small_checkpoint, cache, monkeypatch, flipped,
+                                                                 passes):
+    """A TensorRT EP session (FP16) is accepted at >= 99.5 % argmax agreement with FP32 on the CPU (995 of
+    1000 random inputs) and refused with one line below (994)."""
+    import onnxruntime as ort
+
+    real = ort.InferenceSession
+
+    class TrtFp16Session:  # the CPU session, reported as the TensorRT EP, with ``flipped`` rows' argmax moved
+        def __init__(self, path, sess_options=None, providers=()):
+            self.inner = real(path, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
+        def get_providers(self):
+            return ["TensorrtExecutionProvider", "CPUExecutionProvider"]
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def run(self, names, feeds):
+            out = self.inner.run(names, feeds)
+            logits = out[0].copy()
+            logits[:flipped] = np.roll(logits[:flipped], 1, axis=1)  # a new argmax on each flipped row
+            return [logits, *out[1:]]
+
+    def session(path, sess_options=None, providers=()):
+        wants_trt = any(p[0] == "TensorrtExecutionProvider" for p in providers if isinstance(p, tuple))
+        return TrtFp16Session(path, sess_options) if wants_trt else real(path, sess_options=sess_options,
+                                                                              providers=providers)
+
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["TensorrtExecutionProvider", "CPUExecutionProvider"])
+    if passes:
+        with create_backend("onnxruntime", small_checkpoint) as b:
+            assert "TensorrtExecutionProvider" in b.providers
+    else:
+        with pytest.raises(SofpError, match=r"agrees with FP32 on 99\.4% of 1000 random inputs") as exc:
+            create_backend("onnxruntime", small_checkpoint)
+        assert "\n" not in str(exc.value)
