@@ -104,10 +104,13 @@ def check_exit_codes(rep: Report, cli: str, model: str, frames: Path, tmp: Path)
                   f"{' '.join(a if len(a) < 40 else '...' + a[-30:] for a in args)} -> exit {r.returncode} "
                   f"(want {code}): {err[-1] if err else ''}")
     for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
-        ev = tmp / f"signal{code}.jsonl"
+        ev, tel = tmp / f"signal{code}.jsonl", tmp / f"signal{code}_tel.jsonl"
         proc = subprocess.Popen([cli, "--frames", str(frames), "--fps", "100", "--model", model, "--events", str(ev),
-                                 "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.0)
+                                 "--telemetry", str(tel), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        deadline = time.monotonic() + 120  # signal once the run has started (its telemetry has a record)
+        while time.monotonic() < deadline and proc.poll() is None and not (tel.exists() and tel.stat().st_size):
+            time.sleep(0.05)
         proc.send_signal(sig)
         proc.communicate(timeout=60)
         rep.check(proc.returncode == code and ev.exists(),
