@@ -6,10 +6,11 @@ missing capability, 130 interrupted (Ctrl-C, SIGINT), 143 terminated (SIGTERM).
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -44,6 +45,28 @@ class Terminated(KeyboardInterrupt):
 def _raise_terminated(signum: int, frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not break the clean-up
     raise Terminated()
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then raise them as usual: a frame's outputs (events,
+    telemetry, recordings, counters) are written all or not at all. Outside the main thread, a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: pending.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if pending:
+            handler = previous[pending[0]]
+            if callable(handler):
+                handler(pending[0], None)  # raises KeyboardInterrupt or Terminated, as the signal would have
+            signal.raise_signal(pending[0])  # default or ignored: what the signal would have done
 
 
 def exit_code_for(exc: KeyboardInterrupt) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sofp.runtime.errors import SofpError, Terminated, exit_code_for
+from sofp.runtime.errors import SofpError, Terminated, deferred_interrupts, exit_code_for
 from sofp.runtime.events import Event, FrameTelemetry, JsonLinesWriter
 from sofp.runtime.face.absence import FaceAbsence
 from sofp.runtime.pipeline import Pipeline, PipelineConfig
@@ -208,6 +208,10 @@ def run_stream(config: StreamConfig) -> int:
                                  lambda m: _log(config, m), on_reconnect=pipeline.reset)
 
         def on_frame(frame: Frame, tel: FrameTelemetry, evs: list[Event]) -> None:
+            with deferred_interrupts():  # a signal lands between frames: the counts and the recording agree
+                _write_frame(frame, tel, evs)
+
+        def _write_frame(frame: Frame, tel: FrameTelemetry, evs: list[Event]) -> None:
             nonlocal n_frames
             n_frames += 1
             if clip_writer is not None:
