@@ -39,7 +39,7 @@ def test_signal_ends_the_stream_cleanly(long_video, tmp_path, sig, code, word):
                             stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while (not tel.exists() or tel.read_text().count("\n") < 30) and time.monotonic() < deadline:
+        while (not tel.exists() or tel.read_text().count("\n") < 31) and time.monotonic() < deadline:  # start + 30
             assert proc.poll() is None, proc.communicate()[1][-2000:]
             time.sleep(0.05)
         proc.send_signal(sig)
