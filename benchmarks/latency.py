@@ -61,7 +61,7 @@ def pct(ms: list[float] | np.ndarray) -> dict:
             "p99": float(np.percentile(a, 99)), "max": float(a.max())}
 
 
-def _machine() -> dict:
+def machine() -> dict:
     cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
@@ -373,7 +373,7 @@ def run_latency(cfg: LatencyConfig) -> dict:
                   "met_cpu": bool(best["fps_at_cpu_median"] >= 200 and best["cpu_ms"]["p99"] <= 15)}
     doc = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "command": cfg.command,
-        "machine": _machine(), "versions": _versions(), "loadavg_before": load_before,
+        "machine": machine(), "versions": _versions(), "loadavg_before": load_before,
         "loadavg_after": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("out_dir", "extra")},
         "clip": {"fps": clip.fps, "frames": len(frames), "size": [640, 480], "seed": cfg.seed},

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "native" / "python"))
+from latency import machine  # noqa: E402  (benchmarks/ is on sys.path: this script's folder)
 from sofp_native import NativePipeline, load_library  # noqa: E402
 
 from sofp.runtime.events import STAGES  # noqa: E402
@@ -53,16 +53,6 @@ def pingpong(n: int, passes: int) -> list[int]:
     while len(out) < passes * n:
         out.extend(seq)
     return out[: passes * n]
-
-
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "loadavg": os.getloadavg()}
 
 
 def run(lib_path: str, model: str, passes: int, seed: int) -> dict:

@@ -24,20 +24,13 @@ import time
 from pathlib import Path
 
 import cv2
+from check_report import Report  # this folder is on sys.path: the script runs from it
 
 from sofp.runtime.demo_clip import make_demo_clip
 
 N_FRAMES = 130
 
 
-class Report:
-    def __init__(self) -> None:
-        self.failures: list[str] = []
-
-    def check(self, ok: bool, what: str) -> None:
-        print(f"{'ok  ' if ok else 'FAIL'} {what}", flush=True)
-        if not ok:
-            self.failures.append(what)
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
+from check_report import Report  # this folder is on sys.path: the script runs from it
 from sofp_native import NativePipeline, load_library
 
 from sofp.runtime.demo_clip import make_demo_clip
@@ -44,14 +45,6 @@ CLIPS = {"demo seed 0 (drift 1.5 px, noise 1.5)": {"seed": 0},
          "demo seed 0, drift 3 px + noise 3": {"seed": 0, "drift_px": 3.0, "noise_sigma": 3.0}}
 
 
-class Report:
-    def __init__(self) -> None:
-        self.failures: list[str] = []
-
-    def check(self, ok: bool, what: str) -> None:
-        print(f"{'ok  ' if ok else 'FAIL'} {what}", flush=True)
-        if not ok:
-            self.failures.append(what)
 
 
 def tool(exe: str, *args: str) -> None:
