@@ -130,6 +130,45 @@ class JsonLinesWriter:
         self.close()
 
 
+_EVENT_NUMBERS = ("onset_time", "apex_time", "offset_time", "duration", "magnitude")
+
+
+def event_problems(d: dict[str, Any]) -> list[str]:
+    """What is wrong with one event record as :meth:`Event.to_dict` writes it (empty: a complete, valid event).
+
+    Checked: every field present with its type; frames and times ordered onset <= apex <= offset; duration =
+    offset - onset; probabilities finite in [0, 1], summing to 1 (1e-3) and naming ``label``; face box 4 numbers."""
+    if not isinstance(d, dict) or d.get("type") != "event":
+        return ["not an event record (no type 'event')"]
+    problems = [f"{k} missing or not an integer" for k in ("onset_frame", "apex_frame", "offset_frame")
+                if not isinstance(d.get(k), int) or isinstance(d.get(k), bool)]
+    problems += [f"{k} missing or not a finite number" for k in _EVENT_NUMBERS
+                 if not isinstance(d.get(k), (int, float)) or not math.isfinite(d[k])]
+    if problems:
+        return problems
+    if not d["onset_frame"] <= d["apex_frame"] <= d["offset_frame"]:
+        problems.append(f"frames not ordered: {d['onset_frame']}, {d['apex_frame']}, {d['offset_frame']}")
+    if not d["onset_time"] <= d["apex_time"] <= d["offset_time"]:
+        problems.append(f"times not ordered: {d['onset_time']}, {d['apex_time']}, {d['offset_time']}")
+    if abs(d["duration"] - (d["offset_time"] - d["onset_time"])) > 1e-5:
+        problems.append(f"duration {d['duration']} != offset_time - onset_time")
+    probs = d.get("probabilities")
+    if not isinstance(probs, dict) or not probs:
+        return [*problems, "probabilities missing"]
+    values = list(probs.values())
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
+        problems.append(f"probabilities not in [0, 1]: {probs}")
+    elif abs(sum(values) - 1.0) > 1e-3:
+        problems.append(f"probabilities sum to {sum(values):.6f}, not 1")
+    if d.get("label") not in probs:
+        problems.append(f"label {d.get('label')!r} is not one of {sorted(probs)}")
+    box = d.get("face_box")
+    if box is not None and (not isinstance(box, list) or len(box) != 4
+                            or not all(isinstance(v, (int, float)) for v in box)):
+        problems.append(f"face_box {box!r} is not 4 numbers")
+    return problems
+
+
 def read_jsonl(path: str | Path) -> list[dict]:
     """Every JSON object of a JSON Lines file (blank lines skipped)."""
     with open(path, encoding="utf-8") as f:
