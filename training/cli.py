@@ -21,8 +21,8 @@ from sofp.runtime.errors import UsageError, run_cli
 if TYPE_CHECKING:  # torch, scikit-learn and the data code load only when a command runs (--help stays fast)
     import numpy as np
 
+    from sofp.training.config import TrainConfig
     from sofp.training.data.flowset import FlowSet
-    from sofp.training.trainer import TrainConfig
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -62,21 +62,21 @@ def bars() -> bool:
 
 def build_train_config(args: argparse.Namespace) -> TrainConfig:
     """TrainConfig from ``--model``, ``--epochs`` and ``--set key=value`` (``--set model.dim=48`` for the model):
-    values typed and range-checked, and the model built once, so a bad setting fails before data loads."""
-    from sofp.training.models import MODELS, build_model, model_config
+    values typed and range-checked and the model's config built, without torch, so a bad setting fails in
+    well under a second, before torch or the data load."""
+    from sofp.training.config import TrainConfig
+    from sofp.training.models.configs import CONFIGS, model_config
     from sofp.training.settings import parse_settings
-    from sofp.training.trainer import TrainConfig
 
     model_config(args.model)  # an unknown model name: one line listing the known ones
-    train, model_cfg = parse_settings(args.set or [], TrainConfig, MODELS[args.model][1])
+    train, model_cfg = parse_settings(args.set or [], TrainConfig, CONFIGS[args.model])
     if args.epochs is not None:
         train["epochs"] = args.epochs
     try:
-        build_model(args.model, num_classes=3, **model_cfg)
-    except (AssertionError, ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        model_config(args.model, num_classes=3, **model_cfg)
+    except ValueError as exc:
         settings = ", ".join(f"{k}={v}" for k, v in model_cfg.items())
-        raise UsageError(f"--set: {args.model} cannot be built with {settings}: {first}") from None
+        raise UsageError(f"--set: {args.model} cannot be built with {settings}: {exc}") from None
     return TrainConfig(model=args.model, model_config=model_cfg, **train)
 
 
@@ -303,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         check_input_paths(args)
+        if hasattr(args, "set"):  # loso, split, all, protocol: a bad --model or --set is refused before torch loads
+            build_train_config(args)
         if getattr(args, "threads", None):
             import torch
 

@@ -13,41 +13,17 @@ import contextlib
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
+from sofp.training.config import TrainConfig
 from sofp.training.data.augment import mirror, mixup, random_flow_noise, random_mirror, random_shift
 from sofp.training.losses import class_weights, focal_loss
 from sofp.training.models import build_model
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The fixed training schedule. Defaults: see README "How the defaults were chosen"."""
-
-    model: str = "sofp"
-    model_config: dict = field(default_factory=dict)
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 0.05
-    warmup_epochs: int = 3
-    focal_gamma: float = 2.0
-    sym_weight: float = 0.1  # L_sym weight (SOFP only)
-    mirror_aug: bool = True
-    shift_px: float = 1.5
-    flow_noise: float = 0.0  # smooth noise on u and v, up to this fraction of their range (flow-to-flow differences)
-    mixup_alpha: float = 0.2
-    ema_decay: float = 0.98
-    tta_mirror: bool = True
-    members: int = 1  # > 1: an ensemble of independently trained models (seeds seed + 1000 m), one shipped graph
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

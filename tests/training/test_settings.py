@@ -9,11 +9,9 @@ from dataclasses import dataclass
 import pytest
 
 from sofp.runtime.errors import UsageError
+from sofp.training.config import TrainConfig
+from sofp.training.models.configs import CONFIGS
 from sofp.training.settings import RANGES, Range, field_types, parse_settings
-
-pytest.importorskip("torch")
-from sofp.training.models import MODELS
-from sofp.training.trainer import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -76,11 +74,11 @@ def test_bad_values_are_one_line(item, message):
 ])
 def test_train_config_ranges(item, message):
     with pytest.raises(UsageError, match=message):
-        parse_settings([item], TrainConfig, MODELS["sofp"][1])
+        parse_settings([item], TrainConfig, CONFIGS["sofp"])
 
 
 def test_every_real_field_round_trips_its_default():
-    for cls in (TrainConfig, *(c for _, c in MODELS.values())):
+    for cls in (TrainConfig, *CONFIGS.values()):
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         for name, tp in field_types(cls).items():
             if typing.get_origin(tp) is dict or tp is dict:  # nested configs: refused, with one line
@@ -93,7 +91,7 @@ def test_every_real_field_round_trips_its_default():
 
 
 def test_every_range_names_a_real_field():
-    names = {f.name for cls in (TrainConfig, *(c for _, c in MODELS.values())) for f in dataclasses.fields(cls)}
+    names = {f.name for cls in (TrainConfig, *CONFIGS.values()) for f in dataclasses.fields(cls)}
     assert set(RANGES) <= names
     assert str(Range(0, 1, high_open=True)) == "in [0, 1)" and 0.5 in Range(0, low_open=True) and 0 not in Range(1)
 

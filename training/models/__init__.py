@@ -1,38 +1,31 @@
-"""Model registry: ``build_model("sofp" | "ststnet" | "ensemble", **config)``."""
+"""Model registry: ``build_model("sofp" | "ststnet" | "ensemble", **config)``.
+
+Importing the package loads no torch: the configs (``configs.py``) are checked first, the network
+classes load when a model is built.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+from sofp.training.models.configs import CONFIGS, model_config
 
-from sofp.runtime.errors import UsageError
-from sofp.training.models.ensemble import Ensemble, EnsembleConfig
-from sofp.training.models.sofp import SOFP, SofpConfig
-from sofp.training.models.ststnet import STSTNet, StstnetConfig
+if TYPE_CHECKING:
+    from torch import nn
 
-MODELS: dict[str, tuple[type[nn.Module], type]] = {
-    "sofp": (SOFP, SofpConfig),
-    "ststnet": (STSTNet, StstnetConfig),
-    "ensemble": (Ensemble, EnsembleConfig),
-}
+__all__ = ["CONFIGS", "build_model", "model_class", "model_config"]
 
 
-def model_config(name: str, **config: Any):
-    """The frozen config dataclass for ``name``; unknown names or fields raise one line."""
-    if name not in MODELS:
-        raise UsageError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
-    cfg_cls = MODELS[name][1]
-    fields = set(cfg_cls.__dataclass_fields__)
-    unknown = sorted(set(config) - fields)
-    if unknown:
-        raise UsageError(f"model {name!r} has no setting {', '.join(unknown)}; settings: {', '.join(sorted(fields))}")
-    if "branches" in config:
-        config["branches"] = tuple(config["branches"])
-    return cfg_cls(**config)
+def model_class(name: str) -> type[nn.Module]:
+    """The network class of a registered model name (imports torch)."""
+    from sofp.training.models.ensemble import Ensemble
+    from sofp.training.models.sofp import SOFP
+    from sofp.training.models.ststnet import STSTNet
+
+    return {"sofp": SOFP, "ststnet": STSTNet, "ensemble": Ensemble}[name]
 
 
 def build_model(name: str, **config: Any) -> nn.Module:
     """Build ``name`` with its config overrides. Input (N, 3, 28, 28) in [0, 1] -> logits (N, C)."""
     cfg = model_config(name, **config)
-    return MODELS[name][0](cfg)
+    return model_class(name)(cfg)

@@ -7,30 +7,10 @@ ReduceMean and Log, all in TensorRT's ONNX parser's operator list.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class EnsembleConfig:
-    """``members`` copies of model ``member`` built with ``member_config``."""
-
-    num_classes: int = 3
-    member: str = "sofp"
-    members: int = 3
-    member_config: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.members < 1:
-            raise ValueError(f"an ensemble needs at least one member, got {self.members}")
-        if self.member == "ensemble":
-            raise ValueError("an ensemble's members cannot be ensembles")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from sofp.training.models.configs import EnsembleConfig
 
 
 class Ensemble(nn.Module):

@@ -33,44 +33,16 @@ Choices where the paper's text is unknown (each switchable for ablations):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
 from sofp.training.models.attention import Attention, FeedForward
+from sofp.training.models.configs import SofpConfig
 
 GRID = 3  # tokens per side of each encoder's grid
 TOKENS = GRID * GRID
 QUADRANTS = ("tl", "tr", "bl", "br")
-ENCODERS = ("conv", "maxpool")
 MIRROR_PAIRS = ((0, 1), (2, 3))  # (tl, tr), (bl, br)
-
-
-@dataclass(frozen=True)
-class SofpConfig:
-    """Widths, depths and ablation switches of the SOFP network."""
-
-    num_classes: int = 3
-    dim: int = 32  # token width D
-    stem: int = 8  # first convolution's channels
-    heads: int = 2
-    sa_layers: int = 1  # structure-guided self-attention blocks
-    mlp_ratio: int = 2
-    head_hidden: int = 64
-    dropout: float = 0.0  # regularised by mixup, shifts, weight decay and EMA instead
-    tie_mirror: bool = True
-    use_global: bool = True
-    use_self_attention: bool = True
-    use_cross_attention: bool = True
-    conv_norm: bool = True  # batch norm after each encoder conv (statistics of one fold's own batch)
-    encoder: str = "conv"  # "conv": strided conv + average pool; "maxpool": one conv + max pool (STSTNet-like)
-    center: bool = True  # subtract each channel's image mean (re-centred on 0.5) before the encoders
-    scale: bool = False  # with center: divide each channel by its image standard deviation (x 0.25)
-    use_strain: bool = False  # False: the strain channel is zeroed at the input (flows disagree on it)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def mirror_flow(x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
@@ -281,8 +253,6 @@ class SOFP(nn.Module):
     def __init__(self, cfg: SofpConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        if cfg.encoder not in ENCODERS:
-            raise ValueError(f"unknown encoder {cfg.encoder!r}; known: {', '.join(ENCODERS)}")
         pooled = cfg.encoder == "maxpool"
 
         def local() -> nn.Module:

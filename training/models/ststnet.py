@@ -8,20 +8,10 @@ fold's batch only (each fold is its own model under vmap), so no fold sees anoth
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class StstnetConfig:
-    num_classes: int = 3
-    branches: tuple[int, ...] = (3, 5, 8)
-    dropout: float = 0.5
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from sofp.training.models.configs import StstnetConfig
 
 
 class STSTNet(nn.Module):

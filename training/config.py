@@ -1,0 +1,31 @@
+"""The training schedule's config, without torch: ``--set`` is parsed and checked against it before torch
+loads (``sofp.training.settings``); the trainer (``trainer.py``) runs it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The fixed training schedule. Defaults: see README "How the defaults were chosen"."""
+
+    model: str = "sofp"
+    model_config: dict = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 0.05
+    warmup_epochs: int = 3
+    focal_gamma: float = 2.0
+    sym_weight: float = 0.1  # L_sym weight (SOFP only)
+    mirror_aug: bool = True
+    shift_px: float = 1.5
+    flow_noise: float = 0.0  # smooth noise on u and v, up to this fraction of their range (flow-to-flow differences)
+    mixup_alpha: float = 0.2
+    ema_decay: float = 0.98
+    tta_mirror: bool = True
+    members: int = 1  # > 1: an ensemble of independently trained models (seeds seed + 1000 m), one shipped graph
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,98 @@
+"""The models' config dataclasses and their registry, without torch: ``--set`` is parsed and checked
+against them (and a bad model name or combination refused) before torch loads.
+
+``model_config("sofp" | "ststnet" | "ensemble", **overrides)`` -> the frozen config; the network classes
+that take these configs are in the sibling modules (``build_model`` in the package).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sofp.runtime.errors import UsageError
+
+ENCODERS = ("conv", "maxpool")  # SOFP's region/global encoder kinds
+
+
+@dataclass(frozen=True)
+class SofpConfig:
+    """Widths, depths and ablation switches of the SOFP network."""
+
+    num_classes: int = 3
+    dim: int = 32  # token width D
+    stem: int = 8  # first convolution's channels
+    heads: int = 2
+    sa_layers: int = 1  # structure-guided self-attention blocks
+    mlp_ratio: int = 2
+    head_hidden: int = 64
+    dropout: float = 0.0  # regularised by mixup, shifts, weight decay and EMA instead
+    tie_mirror: bool = True
+    use_global: bool = True
+    use_self_attention: bool = True
+    use_cross_attention: bool = True
+    conv_norm: bool = True  # batch norm after each encoder conv (statistics of one fold's own batch)
+    encoder: str = "conv"  # "conv": strided conv + average pool; "maxpool": one conv + max pool (STSTNet-like)
+    center: bool = True  # subtract each channel's image mean (re-centred on 0.5) before the encoders
+    scale: bool = False  # with center: divide each channel by its image standard deviation (x 0.25)
+    use_strain: bool = False  # False: the strain channel is zeroed at the input (flows disagree on it)
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {self.encoder!r}; known: {', '.join(ENCODERS)}")
+        if self.heads < 1 or self.dim % self.heads:
+            raise ValueError(f"dim {self.dim} is not divisible by heads {self.heads}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StstnetConfig:
+    num_classes: int = 3
+    branches: tuple[int, ...] = (3, 5, 8)
+    dropout: float = 0.5
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """``members`` copies of model ``member`` built with ``member_config``."""
+
+    num_classes: int = 3
+    member: str = "sofp"
+    members: int = 3
+    member_config: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.members < 1:
+            raise ValueError(f"an ensemble needs at least one member, got {self.members}")
+        if self.member == "ensemble":
+            raise ValueError("an ensemble's members cannot be ensembles")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+CONFIGS: dict[str, type[SofpConfig] | type[StstnetConfig] | type[EnsembleConfig]] = {
+    "sofp": SofpConfig,
+    "ststnet": StstnetConfig,
+    "ensemble": EnsembleConfig,
+}
+
+
+def model_config(name: str, **config: Any) -> SofpConfig | StstnetConfig | EnsembleConfig:
+    """The frozen config dataclass for ``name``; unknown names or fields raise one line (UsageError), an
+    impossible combination (``dim`` not divisible by ``heads``, ...) a ValueError from the config."""
+    if name not in CONFIGS:
+        raise UsageError(f"unknown model {name!r}; known: {', '.join(sorted(CONFIGS))}")
+    cfg_cls = CONFIGS[name]
+    fields = set(cfg_cls.__dataclass_fields__)
+    unknown = sorted(set(config) - fields)
+    if unknown:
+        raise UsageError(f"model {name!r} has no setting {', '.join(unknown)}; settings: {', '.join(sorted(fields))}")
+    if "branches" in config:
+        config["branches"] = tuple(config["branches"])
+    return cfg_cls(**config)
