@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from sofp.runtime.errors import SofpError, UsageError
 
 STAGES = ("face", "align", "flow", "spot", "infer")
 
@@ -97,31 +100,67 @@ def _default(o: object) -> Any:
 
 
 class JsonLinesWriter:
-    """Writes dicts (or objects with ``to_dict``) as JSON Lines to a file or stdout, flushed per line."""
+    """Writes dicts (or objects with ``to_dict``) as JSON Lines to a file or stdout, one whole line per write.
+
+    A file is written unbuffered, one ``os.write`` loop per line, so every line on disk is complete once
+    ``write`` returns. When the disk fills up (ENOSPC) or the file becomes unwritable mid-run, the partial
+    line is cut off again (the file ends at the last whole line) and :class:`SofpError` says so in one line
+    (exit 1): what was written stays valid JSON Lines. A file that cannot be opened is a UsageError (exit 2).
+    """
 
     def __init__(self, target: str | Path | IO[str] | None) -> None:
-        self._own = False
+        self._fd: int | None = None
+        self._f: IO[str] | None = None
+        self.name = "stdout"
         if target is None or target == "-":
-            self._f: IO[str] = sys.stdout
+            self._f = sys.stdout
         elif isinstance(target, (str, Path)):
             path = Path(target)
-            if path.parent and not path.parent.exists():
+            self.name = str(path)
+            try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            self._f = open(path, "w", encoding="utf-8")  # noqa: SIM115  (closed in close())
-            self._own = True
+                self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            except OSError as exc:
+                raise UsageError(f"cannot write {path}: {exc.strerror or exc}; give a writable file") from None
         else:
             self._f = target
+            self.name = getattr(target, "name", "stream")
+        self._good = 0  # bytes of whole lines on disk
         self.count = 0
 
     def write(self, record: Any) -> None:
         d = record.to_dict() if hasattr(record, "to_dict") else record
-        self._f.write(json.dumps(d, default=_default, separators=(",", ":")) + "\n")
-        self._f.flush()
+        line = json.dumps(d, default=_default, separators=(",", ":")) + "\n"
+        try:
+            if self._fd is None:
+                assert self._f is not None
+                self._f.write(line)
+                self._f.flush()
+            else:
+                data = memoryview(line.encode("utf-8"))
+                while data:
+                    data = data[os.write(self._fd, data):]
+                self._good += len(line.encode("utf-8"))
+        except OSError as exc:
+            kept = self._cut_partial_line()
+            raise SofpError(f"cannot write {self.name} ({exc.strerror or exc}) after {self.count} lines; "
+                            f"{kept}; free space or fix the file's location and run again") from None
         self.count += 1
 
+    def _cut_partial_line(self) -> str:
+        """Truncate the file to its last whole line; says what is kept."""
+        if self._fd is None:
+            return "lines already written are kept"
+        try:
+            os.ftruncate(self._fd, self._good)
+        except OSError:
+            return f"the first {self.count} lines are whole (a partial last line may follow)"
+        return f"the {self.count} lines written are kept whole"
+
     def close(self) -> None:
-        if self._own and not self._f.closed:
-            self._f.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __enter__(self) -> JsonLinesWriter:
         return self

@@ -118,12 +118,15 @@ FOURCC_BY_SUFFIX = {".avi": "MJPG", ".mkv": "FFV1"}  # anything else (.mp4, .mov
 class VideoRecorder:
     """Writes BGR frames to a video file opened at the first frame; the codec follows the suffix:
     ``.avi`` MJPG (OpenCV's default quality 95), ``.mkv`` FFV1 (lossless), else mp4v (MPEG-4 part 2,
-    small files but lossy enough to hide some micro-movements: benchmarks/results/compression.md)."""
+    small files but lossy enough to hide some micro-movements: benchmarks/results/compression.md). The video
+    keeps the first frame's size: a stream that changes resolution mid-way is resized to it (a writer drops
+    frames of another size without a word)."""
 
     def __init__(self, path: str | Path, fps: float) -> None:
         self.path = Path(path)
         self.fps = fps if fps and fps > 0 else 30.0
         self._writer: cv2.VideoWriter | None = None
+        self._size = (0, 0)  # (width, height) px, set by the first frame
         self.frames = 0
 
     def write(self, image: np.ndarray) -> None:
@@ -134,6 +137,9 @@ class VideoRecorder:
             self._writer = cv2.VideoWriter(str(self.path), fourcc, float(self.fps), (w, h))
             if not self._writer.isOpened():
                 raise SofpError(f"cannot write video {self.path}: OpenCV has no encoder for it; try an .avi file")
+            self._size = (w, h)
+        if image.shape[1::-1] != self._size:
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
         self._writer.write(image)
         self.frames += 1
 

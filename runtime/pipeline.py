@@ -35,6 +35,7 @@ from sofp.runtime.errors import SofpError
 from sofp.runtime.events import Event, FrameTelemetry
 from sofp.runtime.features import features_to_input, flow_to_features, mirror_features
 from sofp.runtime.shared_params import SHARED
+from sofp.runtime.sources.base import BadFrame, conform_image
 from sofp.runtime.spotting import SpotConfig, SpottedInterval, Spotter, motion_magnitude
 
 MOTION_FLOW_PARAMS = {"preset": SHARED["motion"]["preset"]}  # runtime/shared_params.json
@@ -163,7 +164,11 @@ class Pipeline:
         self.frames = 0
         self.frames_with_face = 0
         self.gaps = 0
+        self.bad_frames = 0  # frames refused by conform_image (None, too small, unknown format)
+        self.last_bad_frame = ""  # why the latest one was refused
+        self.stalls = 0  # pauses of the stream longer than the reference lag: the window restarted
         self._last_index: int | None = None
+        self._last_time: float | None = None
         if self.fps:
             self._start_spotter(self.fps)
 
@@ -263,7 +268,12 @@ class Pipeline:
         return align(reference, gray)
 
     def feed(self, frame: Any) -> list[Event]:
-        """Process one :class:`Frame` (``image`` BGR uint8, ``index``, ``timestamp`` s)."""
+        """Process one :class:`Frame` (``image`` BGR uint8, ``index``, ``timestamp`` s).
+
+        A frame :func:`~sofp.runtime.sources.base.conform_image` refuses (None, too small, an unknown pixel
+        format) is skipped and counted (``bad_frames``, telemetry state ``bad-frame``); grey, BGRA and 16-bit
+        frames are converted. A pause longer than the spotter's reference lag (a stalled source) restarts
+        the window (``stalls``), as a reconnect does: no motion is measured across it."""
         t_start = time.perf_counter()
         tel = FrameTelemetry(frame.index, float(frame.timestamp))
         self.telemetry = tel
@@ -273,12 +283,26 @@ class Pipeline:
         if self._last_index is not None and frame.index <= self._last_index:
             self.reset()  # a restarted source: indices went back
         self._last_index = frame.index
+        try:
+            image = conform_image(frame.image)
+        except BadFrame as exc:
+            self.bad_frames += 1
+            self.last_bad_frame = str(exc)
+            tel.state = "bad-frame"
+            tel.total_ms = 1000 * (time.perf_counter() - t_start)
+            return []
+        t_frame = float(frame.timestamp)
+        if (self._last_time is not None and self.spotter is not None
+                and t_frame - self._last_time > max(self.config.spot.reference_lag_s, 3.0 / self.spotter.fps)):
+            self.stalls += 1
+            self.reset()
+        self._last_time = t_frame
         if self.spotter is None:
-            self._measure_fps(float(frame.timestamp))
+            self._measure_fps(t_frame)
         stages = tel.stages_ms
 
         t0 = time.perf_counter()
-        crop = self.face(frame.image)
+        crop = self.face(image)
         t1 = time.perf_counter()
         stages["face"] = 1000 * (t1 - t0)
         if crop is None:
@@ -303,7 +327,7 @@ class Pipeline:
             ref_index, ref = found
             ta = time.perf_counter()
             # cut this frame with the reference's box: box jitter and re-detections are not motion
-            cur = self._crop_like(frame.image, ref.box, entry)
+            cur = self._crop_like(image, ref.box, entry)
             entry.ref_index, entry.at_ref = ref_index, cur
             aligned = cur if self.motion_aligner is None else self._align(ref.gray, cur, self.motion_aligner)
             tb = time.perf_counter()

@@ -4,7 +4,10 @@ Opens the source, builds the pipeline once, prints the capability report, then s
 events as JSON Lines (stdout or a file, flushed per event), optional per-frame telemetry, an
 optional window (``show``) and annotated recording (``record``). A live source that fails is
 reopened with backoff (0.5, 1, 2, 4, ... s) up to ``retries`` times, then the run ends with one
-line and exit code 1. Ctrl-C and SIGTERM end the run cleanly: outputs are closed (every event
+line and exit code 1; a live source that delivers no frame for ``stall_timeout_s`` (10 s) counts as
+failed and is reconnected the same way (a shorter stall is waited out; the window restarts after it). A frame
+the pipeline cannot use (None, smaller than 32 px, an unknown pixel format) is skipped, said once and
+counted in the summary (``bad_frames``). Ctrl-C and SIGTERM end the run cleanly: outputs are closed (every event
 already emitted is on disk, the recording is finalised and playable), the summary is printed, and
 the exit code is 130 (Ctrl-C) or 143 (SIGTERM). The demo (``source="demo"``) also writes the
 annotated video, the motion-trace PNG with the true intervals and the spotting score.
@@ -50,6 +53,7 @@ class StreamConfig:
     max_frames: int | None = None
     retries: int = 5
     backoff_s: float = 0.5
+    stall_timeout_s: float = 10.0  # a live source silent this long (s) is reconnected
     quiet: bool = False
     cv_threads: int | None = 1  # OpenCV worker threads (None: OpenCV's default)
 
@@ -74,8 +78,11 @@ class ResilientSource:
     ``on_reconnect`` is called after each successful reopen (the pipeline forgets its window).
     """
 
-    def __init__(self, source: FrameSource, reopen, retries: int, backoff_s: float, log, on_reconnect=None) -> None:
+    def __init__(self, source: FrameSource, reopen, retries: int, backoff_s: float, log, on_reconnect=None,
+                 stall_timeout_s: float = 10.0) -> None:
         self.source = source
+        self.stall_timeout_s = stall_timeout_s
+        self._last_frame_at = time.monotonic()
         self._reopen = reopen
         self.retries, self.backoff_s = retries, backoff_s
         self._log, self._on_reconnect = log, on_reconnect
@@ -93,12 +100,17 @@ class ResilientSource:
 
     def read(self) -> tuple[ReadStatus, Frame | None]:
         status, frame = self.source.read()
+        live = getattr(self.source, "live", False)
+        if status is ReadStatus.NOT_READY and live and time.monotonic() - self._last_frame_at > self.stall_timeout_s:
+            status = ReadStatus.FAILED
+            self.source.error = f"no frame for {self.stall_timeout_s:.1f} s (stalled)"
         if status is ReadStatus.FRAME and frame is not None:
+            self._last_frame_at = time.monotonic()
             if self._offset:
                 frame = Frame(frame.image, frame.index + self._offset, frame.timestamp)
             self._last = frame.index
             return status, frame
-        if status is not ReadStatus.FAILED or not getattr(self.source, "live", False):
+        if status is not ReadStatus.FAILED or not live:
             return status, frame
         error = getattr(self.source, "error", "") or "read failed"
         name = getattr(self.source, "name", "source")
@@ -117,6 +129,7 @@ class ResilientSource:
                 continue
             self._offset = self._last + 1
             self.reconnects += 1
+            self._last_frame_at = time.monotonic()
             if self._on_reconnect is not None:
                 self._on_reconnect()
             self._log(f"{name}: reconnected")
@@ -172,8 +185,10 @@ def run_stream(config: StreamConfig) -> int:
     stdout_events = config.events is None and not demo  # the demo prints one readable line per event
     interrupted: KeyboardInterrupt | None = None
     n_frames = 0
+    # the demo's trace and events (its PNG and score); a live run keeps only counts, so memory stays flat for days
     trace: list[tuple[float, float | None, float | None]] = []
     events: list[Event] = []
+    n_events = 0
     absence = FaceAbsence()
     try:
         source = _open(config)
@@ -205,23 +220,34 @@ def run_stream(config: StreamConfig) -> int:
             clip_writer = VideoRecorder(config.save_clip, source.fps)
 
         stream = ResilientSource(source, lambda: _open(config), config.retries, config.backoff_s,
-                                 lambda m: _log(config, m), on_reconnect=pipeline.reset)
+                                 lambda m: _log(config, m), on_reconnect=pipeline.reset,
+                                 stall_timeout_s=config.stall_timeout_s)
 
         def on_frame(frame: Frame, tel: FrameTelemetry, evs: list[Event]) -> None:
             with deferred_interrupts():  # a signal lands between frames: the counts and the recording agree
                 _write_frame(frame, tel, evs)
 
         def _write_frame(frame: Frame, tel: FrameTelemetry, evs: list[Event]) -> None:
-            nonlocal n_frames
+            nonlocal n_frames, n_events
             n_frames += 1
+            if tel.state == "bad-frame":
+                if pipeline.bad_frames == 1:
+                    _log(config, f"frame {frame.index} skipped: {pipeline.last_bad_frame} (further ones are "
+                                 "counted in the summary)")
+                if tel_writer is not None:
+                    tel_writer.write(tel)
+                return
             if clip_writer is not None:
                 clip_writer.write(frame.image)
-            trace.append((frame.timestamp, tel.magnitude, tel.threshold))
+            if demo:
+                trace.append((frame.timestamp, tel.magnitude, tel.threshold))
             note = absence.update(frame.timestamp, tel.face)
             if note is not None:
                 _log(config, note)
             for ev in evs:
-                events.append(ev)
+                n_events += 1
+                if demo:
+                    events.append(ev)
                 if ev_writer is not None:
                     ev_writer.write(ev)
                 if stdout_writer is not None:
@@ -252,7 +278,8 @@ def run_stream(config: StreamConfig) -> int:
         dropped = stream.dropped
         summary = {"type": "summary", "frames": n_frames, "frames_with_face": pipeline.frames_with_face,
                    "dropped_by_source": dropped, "index_gaps": pipeline.gaps, "reconnects": stream.reconnects,
-                   "events": len(events), "fps": pipeline.fps, "interrupted": interrupted is not None,
+                   "bad_frames": pipeline.bad_frames, "stalls": pipeline.stalls,
+                   "events": n_events, "fps": pipeline.fps, "interrupted": interrupted is not None,
                    "terminated": isinstance(interrupted, Terminated), "longest_without_face_s": absence.longest_s}
         if tel_writer is not None:
             tel_writer.write(summary)
@@ -260,7 +287,9 @@ def run_stream(config: StreamConfig) -> int:
         ended = "terminated" if isinstance(interrupted, Terminated) else "interrupted" if interrupted else "done"
         _log(config, f"{ended}: {n_frames} frames "
                      f"({no_face} without a face), {dropped} dropped by the source"
-                     f"{f', {pipeline.gaps} missing indices' if pipeline.gaps else ''}, {len(events)} events"
+                     f"{f', {pipeline.gaps} missing indices' if pipeline.gaps else ''}"
+                     f"{f', {pipeline.bad_frames} unusable frames skipped' if pipeline.bad_frames else ''}"
+                     f"{f', {pipeline.stalls} stalls' if pipeline.stalls else ''}, {n_events} events"
                      + (f" -> {events_path}" if events_path else ""))
         note = absence.summary(n_frames, pipeline.frames_with_face)
         if note is not None:

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 
@@ -29,6 +30,38 @@ class Frame:
     image: np.ndarray
     index: int
     timestamp: float
+
+
+MIN_SIDE = 32  # px: a frame smaller than this cannot hold a face the detector finds
+
+
+class BadFrame(ValueError):
+    """A frame the pipeline cannot use (None, not an image, too small, an unknown pixel format); one line."""
+
+
+def conform_image(image: object) -> np.ndarray:
+    """``image`` as H x W x 3 uint8 BGR, or :class:`BadFrame` saying why not.
+
+    Repaired (documented): grey (H x W or H x W x 1) and BGRA (H x W x 4) are converted to BGR; 16-bit
+    (uint16) frames keep their high byte (``>> 8``: a 16-bit camera's full range; a 10- or 12-bit sensor
+    packed low in 16 bits comes out dark). Refused: None, a non-array, fewer than ``MIN_SIDE`` px on a side,
+    2 or more than 4 channels, any other dtype (float, int8: their range is unknown).
+    """
+    if not isinstance(image, np.ndarray):
+        raise BadFrame(f"not an image: {type(image).__name__}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+        raise BadFrame(f"shape {image.shape}: need H x W, H x W x 1, 3 or 4")
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise BadFrame(f"{image.shape[1]} x {image.shape[0]} px: smaller than {MIN_SIDE} px")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise BadFrame(f"pixel type {image.dtype}: need uint8 (or uint16)")
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
 
 
 class ReadStatus(enum.Enum):
