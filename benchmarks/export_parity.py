@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         from sofp.training.checkpoint import BUILTIN_CHECKPOINT
 
-        p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        p = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
         p.add_argument("data", type=Path, help="composite folder (labels.csv + flow/)")
         p.add_argument("--ckpt", type=Path, default=None, help=f"checkpoint (default {BUILTIN_CHECKPOINT})")
         p.add_argument("--random-n", type=int, default=1024, help="random inputs (default 1024)")

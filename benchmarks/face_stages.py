@@ -124,7 +124,7 @@ def run(cfg: FaceStagesConfig) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1])
     ap.add_argument("--crop", type=int, default=112)
     ap.add_argument("--detect-every", type=int, default=15)

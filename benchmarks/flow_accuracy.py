@@ -45,6 +45,7 @@ from sofp.runtime.errors import SofpError, UsageError, run_cli
 from sofp.runtime.features import features_to_input, flow_to_features, mirror_features
 from sofp.runtime.flow import FLOWS, create_flow
 from sofp.runtime.flow.params import DIS, TVL1, as_dict
+from sofp.runtime.flow.torch_tvl1 import TorchTvl1Flow
 
 ROOT = Path(__file__).resolve().parents[1]
 BORDER = 8
@@ -144,7 +145,7 @@ def backend_factories(cfg: FlowAccuracyConfig) -> dict[str, callable]:
             for preset in ("ultrafast", "fast", "medium", "fine"):
                 out[f"cpu-dis:{preset}"] = lambda p=preset: create_flow("cpu-dis", {"preset": p})
         elif name == "torch-tvl1":
-            out[name] = lambda: FLOWS.load("torch-tvl1")(device="cpu")
+            out[name] = lambda: TorchTvl1Flow(device="cpu")
         else:
             out[name] = lambda n=name: create_flow(n)
     return out
@@ -406,7 +407,7 @@ def plot(r: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--backends", nargs="*", help="flow names (default: every available one)")
     ap.add_argument("--contrib-python", help="a Python with opencv-contrib-python(-headless)<5 for cpu-tvl1")
     ap.add_argument("--checkpoint", help="model for label agreement (default: the built-in one, if present)")

@@ -392,7 +392,7 @@ def run_latency(cfg: LatencyConfig) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python benchmarks/latency.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python benchmarks/latency.py", description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--flows", default="cpu-dis,cpu-farneback", help="feature flows, comma-separated")
     p.add_argument("--backends", default="onnxruntime,torch", help="inference backends, comma-separated")
     p.add_argument("--model", help="checkpoint (default: the built-in one)")

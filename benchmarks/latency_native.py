@@ -153,7 +153,7 @@ def markdown(d: dict, command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--lib", default=str(ROOT / "build" / "native" / "libsofp.so"), help="libsofp shared library")
     ap.add_argument("--model", default=str(ROOT / "runtime" / "builtin" / "sofp_composite.onnx"),
                     help="exported .onnx with its sidecar (both pipelines use it)")

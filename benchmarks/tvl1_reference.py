@@ -22,7 +22,8 @@ def main() -> int:
     flows, seconds = [], []
     for i in range(len(data["prev"])):
         prev, curr = data["prev"][i], data["curr"][i]
-        tvl1 = cv2.optflow.DualTVL1OpticalFlow_create(
+        # run with opencv-contrib (README); the headless wheel's stubs, which the type check reads, lack cv2.optflow
+        tvl1 = cv2.optflow.DualTVL1OpticalFlow_create(  # pyright: ignore[reportAttributeAccessIssue]
             tau=params["tau"], lambda_=params["lambda_"], theta=params["theta"], nscales=params["nscales"],
             warps=params["warps"], epsilon=params["epsilon"], innnerIterations=params["inner_iterations"],
             outerIterations=params["outer_iterations"], scaleStep=params["scale_step"], gamma=params["gamma"],

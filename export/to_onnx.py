@@ -29,7 +29,7 @@ class OnnxConfig:
 
 
 def parse_args(argv: list[str] | None) -> OnnxConfig:
-    p = argparse.ArgumentParser(prog="python export/to_onnx.py", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python export/to_onnx.py", description=(__doc__ or "").partition("\n")[0])
     p.add_argument("--ckpt", required=True, type=Path, help="SOFP Edge checkpoint (.pt)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/export/<ckpt stem>)")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET,

@@ -39,7 +39,7 @@ def resolve_profile(mn: int | None, opt: int | None, mx: int | None, dla: bool) 
 
 def parse_args(argv: list[str] | None):
     """A checked ``TrtExportConfig``; every usage error is raised before onnx, torch or TensorRT loads."""
-    p = argparse.ArgumentParser(prog="python export/to_trt.py", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python export/to_trt.py", description=(__doc__ or "").partition("\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ckpt", type=Path, help="SOFP Edge checkpoint (.pt)")
     src.add_argument("--onnx", type=Path, help="FP32 .onnx written by to_onnx.py (with its sidecar)")

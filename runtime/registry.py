@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from sofp.runtime.errors import UsageError
 
 T = TypeVar("T")
+C = TypeVar("C", bound="type[Any]")  # a registered class keeps its own type (its constructor, its probe)
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,10 @@ class Registry(Generic[T]):
         """Register ``name`` -> ``"package.module:ClassName"`` (imported only when used)."""
         self._paths[name] = path
 
-    def register(self, name: str) -> Callable[[type[T]], type[T]]:
+    def register(self, name: str) -> Callable[[C], C]:
         """Class decorator registering an already-imported class."""
 
-        def wrap(cls: type[T]) -> type[T]:
+        def wrap(cls: C) -> C:
             self._classes[name] = cls
             self._paths.setdefault(name, f"{cls.__module__}:{cls.__qualname__}")
             return cls

@@ -23,7 +23,7 @@ from sofp.runtime.runner import StreamConfig, run_stream
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from sofp.runtime.infer import BACKEND_CHOICES
 
-    p = argparse.ArgumentParser(prog="python runtime/stream.py", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python runtime/stream.py", description=(__doc__ or "").split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--camera", metavar="N", help="camera index (0) or device (/dev/video0)")

@@ -20,6 +20,11 @@ class FlowBackend(Protocol):
 
     name: str
 
+    @classmethod
+    def probe(cls) -> tuple[bool, str]:
+        """(whether this backend can run here, why or why not), without allocating anything."""
+        ...
+
     def compute(self, prev: np.ndarray, curr: np.ndarray) -> np.ndarray: ...
 
 

@@ -10,6 +10,9 @@ Frames are uploaded to GpuMats held by the backend, the flow is downloaded as H 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -29,7 +32,7 @@ def cuda_device_count() -> int:
         return 0
 
 
-def cuda_factory(cls: str):
+def cuda_factory(cls: str) -> Callable[..., Any] | None:
     """The create function of cv2.cuda class ``cls`` under its 4.x or 5.x spelling, or None.
 
     4.x: ``cv2.cuda.<cls>_create`` (and ``cv2.cuda_<cls>.create``); 5.x: ``cv2.cuda.<cls>.create``.
@@ -41,6 +44,15 @@ def cuda_factory(cls: str):
         if fn is not None:
             return fn
     return None
+
+
+def require_factory(cls: str) -> Callable[..., Any]:
+    """:func:`cuda_factory`, or one line naming what this OpenCV lacks (a backend built without its probe)."""
+    fn = cuda_factory(cls)
+    if fn is None:
+        raise UsageError(f"OpenCV {cv2.__version__} has no cv2.cuda {cls} (a CUDA build with the cudaoptflow "
+                         "module is needed)")
+    return fn
 
 
 def gpu_mat():
@@ -66,6 +78,7 @@ class _CudaFlow:
 
     name = "cuda"
     _factories: tuple[str, ...] = ()
+    _algo: Any  # the cv2.cuda optical-flow object, made by the subclass (untyped: found by name at run time)
 
     @classmethod
     def probe(cls) -> tuple[bool, str]:
@@ -97,9 +110,9 @@ class CudaTvl1Flow(_CudaFlow):
 
     def __init__(self, params: CudaTvl1Params | dict | None = None) -> None:
         super().__init__()
-        self.params: CudaTvl1Params = resolve_params("cuda-tvl1", params)
+        self.params = resolve_params("cuda-tvl1", params, CudaTvl1Params)
         p = self.params
-        self._algo = cuda_factory("OpticalFlowDual_TVL1")(
+        self._algo = require_factory("OpticalFlowDual_TVL1")(
             p.tau, p.lambda_, p.theta, p.nscales, p.warps, p.epsilon, p.iterations, p.scale_step, p.gamma,
             False)
 
@@ -113,9 +126,9 @@ class CudaFarnebackFlow(_CudaFlow):
 
     def __init__(self, params: FarnebackParams | dict | None = None) -> None:
         super().__init__()
-        self.params: FarnebackParams = resolve_params("cuda-farneback", params)
+        self.params = resolve_params("cuda-farneback", params, FarnebackParams)
         p = self.params
-        self._algo = cuda_factory("FarnebackOpticalFlow")(
+        self._algo = require_factory("FarnebackOpticalFlow")(
             p.levels, p.pyr_scale, False, p.winsize, p.iterations, p.poly_n, p.poly_sigma, p.flags)
 
 
@@ -149,7 +162,7 @@ class CudaNvofFlow(_CudaFlow):
 
     def __init__(self, params: NvofParams | dict | None = None) -> None:
         super().__init__()
-        self.params: NvofParams = resolve_params("cuda-nvof", params)
+        self.params = resolve_params("cuda-nvof", params, NvofParams)
         if self.params.preset not in _NVOF_PRESETS:
             raise ValueError(f"NVOF preset {self.params.preset!r}; valid: {', '.join(_NVOF_PRESETS)}")
         self._size: tuple[int, int] | None = None
@@ -161,8 +174,9 @@ class CudaNvofFlow(_CudaFlow):
         p = self.params
         level, level_value = _NVOF_PRESETS[p.preset]
         try:
-            if cuda_factory("NvidiaOpticalFlow_2_0") is not None:
-                self._algo = cuda_factory("NvidiaOpticalFlow_2_0")(
+            create_2_0 = cuda_factory("NvidiaOpticalFlow_2_0")
+            if create_2_0 is not None:
+                self._algo = create_2_0(
                     size, _const("2_0", level, level_value),
                     _const("2_0", f"NV_OF_OUTPUT_VECTOR_GRID_SIZE_{p.grid_size}", p.grid_size),
                     _const("2_0", "NV_OF_HINT_VECTOR_GRID_SIZE_UNDEFINED", 0),
@@ -170,7 +184,7 @@ class CudaNvofFlow(_CudaFlow):
                 self.version = "2.0"
             else:  # builds with only 1.0 (OpenCV <= 4.5.1) spell it create(width, height, ...)
                 width, height = size
-                self._algo = cuda_factory("NvidiaOpticalFlow_1_0")(
+                self._algo = require_factory("NvidiaOpticalFlow_1_0")(
                     width, height, _const("1_0", level, level_value), p.enable_temporal_hints, False,
                     p.enable_cost_buffer, 0)
                 self.version = "1.0"

@@ -40,9 +40,8 @@ def _preset_value(const: str) -> int:
 
 def _dis_create(preset: int):
     """cv2.DISOpticalFlow_create (4.x) or cv2.DISOpticalFlow.create (older/newer spellings)."""
-    if hasattr(cv2, "DISOpticalFlow_create"):
-        return cv2.DISOpticalFlow_create(preset)
-    return cv2.DISOpticalFlow.create(preset)
+    create = getattr(cv2, "DISOpticalFlow_create", None) or cv2.DISOpticalFlow.create  # the 4.x name: not in the stubs
+    return create(preset)
 
 
 @FLOWS.register("cpu-dis")
@@ -57,7 +56,7 @@ class DisFlow:
         return ok, f"OpenCV {cv2.__version__}" if ok else f"OpenCV {cv2.__version__} has no DISOpticalFlow"
 
     def __init__(self, params: DisParams | dict | None = None) -> None:
-        self.params: DisParams = resolve_params("cpu-dis", params)
+        self.params = resolve_params("cpu-dis", params, DisParams)
         if self.params.preset not in _PRESETS:
             raise ValueError(f"DIS preset {self.params.preset!r}; valid: {', '.join(_PRESETS)}")
         preset = _preset_value(_PRESETS[self.params.preset])
@@ -78,4 +77,5 @@ class DisFlow:
     def compute(self, prev: np.ndarray, curr: np.ndarray) -> np.ndarray:
         """prev, curr H x W uint8 -> H x W x 2 float32 px."""
         check_pair(prev, curr)
-        return self._dis.calc(prev, curr, None)
+        # OpenCV's stubs make the output array an argument; None lets OpenCV allocate it (its documented Python use)
+        return self._dis.calc(prev, curr, None)  # pyright: ignore[reportCallIssue, reportArgumentType]

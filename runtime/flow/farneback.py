@@ -20,11 +20,13 @@ class FarnebackFlow:
         return hasattr(cv2, "calcOpticalFlowFarneback"), f"OpenCV {cv2.__version__}"
 
     def __init__(self, params: FarnebackParams | dict | None = None) -> None:
-        self.params: FarnebackParams = resolve_params("cpu-farneback", params)
+        self.params = resolve_params("cpu-farneback", params, FarnebackParams)
 
     def compute(self, prev: np.ndarray, curr: np.ndarray) -> np.ndarray:
         """prev, curr H x W uint8 -> H x W x 2 float32 px."""
         check_pair(prev, curr)
         p = self.params
-        return cv2.calcOpticalFlowFarneback(prev, curr, None, p.pyr_scale, p.levels, p.winsize,
-                                            p.iterations, p.poly_n, p.poly_sigma, p.flags)
+        # OpenCV's stubs make the output array an argument; None lets OpenCV allocate it (its documented Python use)
+        return cv2.calcOpticalFlowFarneback(prev, curr, None,  # pyright: ignore[reportCallIssue, reportArgumentType]
+                                            p.pyr_scale, p.levels, p.winsize, p.iterations, p.poly_n, p.poly_sigma,
+                                            p.flags)

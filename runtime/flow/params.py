@@ -21,8 +21,14 @@ cudaoptflow/tvl1flow.cpp, farneback.cpp):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, TypeVar
 
 from sofp.runtime.shared_params import SHARED
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+P = TypeVar("P", bound="DataclassInstance")  # one backend's parameter dataclass
 
 
 @dataclass(frozen=True)
@@ -124,9 +130,11 @@ DEFAULTS: dict[str, object] = {
 }
 
 
-def resolve_params(name: str, params: object | dict | None):
-    """The pinned parameters of backend ``name``, with ``params`` (a dataclass or a dict of overrides)."""
+def resolve_params(name: str, params: P | dict | None, kind: type[P]) -> P:
+    """The pinned parameters of backend ``name`` (a ``kind``), with ``params`` (a ``kind`` or a dict of overrides)."""
     base = DEFAULTS[name]
+    if not isinstance(base, kind):
+        raise TypeError(f"{name}'s parameters are {type(base).__name__}, not {kind.__name__}")
     if params is None:
         return base
     if isinstance(params, dict):
@@ -136,6 +144,6 @@ def resolve_params(name: str, params: object | dict | None):
     return params
 
 
-def as_dict(params: object) -> dict:
+def as_dict(params: DataclassInstance) -> dict:
     """Parameters as a plain dict (sidecars and benchmark records)."""
     return asdict(params)

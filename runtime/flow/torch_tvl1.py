@@ -48,7 +48,7 @@ class TorchTvl1Flow:
         return True, "PyTorch (CPU, or CUDA when torch.cuda.is_available())"
 
     def __init__(self, params: Tvl1Params | dict | None = None, device: str | None = None) -> None:
-        self.params: Tvl1Params = resolve_params("torch-tvl1", params)
+        self.params = resolve_params("torch-tvl1", params, Tvl1Params)
         if self.params.gamma != 0.0:
             raise ValueError("torch-tvl1 implements gamma = 0 only (OpenCV's default)")
         torch, _ = _torch()

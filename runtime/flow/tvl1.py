@@ -8,11 +8,19 @@ training-data preparation and reference, not for every live frame.
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
+from sofp.runtime.errors import UsageError
 from sofp.runtime.flow.base import FLOWS, check_pair
 from sofp.runtime.flow.params import Tvl1Params, resolve_params
+
+
+def _optflow() -> Any | None:
+    """``cv2.optflow`` where this OpenCV has it (contrib builds; absent from the headless wheel and its stubs)."""
+    return getattr(cv2, "optflow", None)
 
 
 @FLOWS.register("cpu-tvl1")
@@ -23,16 +31,19 @@ class Tvl1Flow:
 
     @classmethod
     def probe(cls) -> tuple[bool, str]:
-        if hasattr(cv2, "optflow") and hasattr(cv2.optflow, "DualTVL1OpticalFlow_create"):
+        if hasattr(_optflow(), "DualTVL1OpticalFlow_create"):
             return True, f"OpenCV {cv2.__version__} contrib"
         return False, (f"OpenCV {cv2.__version__} has no cv2.optflow (contrib build only: "
                        "replace opencv-python-headless by opencv-contrib-python-headless<5; "
                        "or use torch-tvl1)")
 
     def __init__(self, params: Tvl1Params | dict | None = None) -> None:
-        self.params: Tvl1Params = resolve_params("cpu-tvl1", params)
+        self.params = resolve_params("cpu-tvl1", params, Tvl1Params)
         p = self.params
-        self._tvl1 = cv2.optflow.DualTVL1OpticalFlow_create(
+        optflow = _optflow()
+        if optflow is None or not hasattr(optflow, "DualTVL1OpticalFlow_create"):  # built past the registry's probe
+            raise UsageError(f"cpu-tvl1 cannot run here: {self.probe()[1]}")
+        self._tvl1 = optflow.DualTVL1OpticalFlow_create(
             tau=p.tau, lambda_=p.lambda_, theta=p.theta, nscales=p.nscales, warps=p.warps,
             epsilon=p.epsilon, innnerIterations=p.inner_iterations, outerIterations=p.outer_iterations,
             scaleStep=p.scale_step, gamma=p.gamma, medianFiltering=p.median_filtering)

@@ -122,10 +122,10 @@ def test_factory_passes_objects_through():
 
 
 def test_params_pinned_and_overridable():
-    assert resolve_params("cpu-dis", None) == DisParams()
-    assert resolve_params("cpu-dis", {"preset": "ultrafast"}).preset == "ultrafast"
+    assert resolve_params("cpu-dis", None, DisParams) == DisParams()
+    assert resolve_params("cpu-dis", {"preset": "ultrafast"}, DisParams).preset == "ultrafast"
     with pytest.raises(TypeError):
-        resolve_params("cpu-dis", TVL1)
+        resolve_params("cpu-dis", TVL1, DisParams)
     # OpenCV's CPU and CUDA TV-L1 defaults: same total iterations, CUDA has no median filter
     assert TVL1.inner_iterations * TVL1.outer_iterations == CUDA_TVL1.iterations
     assert (TVL1.tau, TVL1.lambda_, TVL1.theta, TVL1.nscales, TVL1.warps, TVL1.scale_step) == \
@@ -201,6 +201,22 @@ def test_cuda_build_without_optflow_falls_back(monkeypatch):
     ok, why = FLOWS.load("cuda-farneback").probe()
     assert not ok and "cudaoptflow" in why
     assert resolve_flow("auto")[0] == flow_base.CPU_DEFAULT
+
+
+@pytest.mark.parametrize("name", ["cuda-tvl1", "cuda-farneback"])
+def test_cuda_backend_built_directly_without_cudaoptflow_is_one_line(name, monkeypatch):
+    """Built past the registry's probe (FLOWS.load(name)()) on an OpenCV without cudaoptflow: a UsageError naming
+    the missing class, not "'NoneType' object is not callable" (found by the type checker)."""
+    monkeypatch.setattr(cv2, "cuda", types.SimpleNamespace(getCudaEnabledDeviceCount=lambda: 1), raising=False)
+    monkeypatch.setattr(cv2, "cuda_GpuMat", object, raising=False)
+    with pytest.raises(UsageError, match="cudaoptflow"):
+        FLOWS.load(name)()
+
+
+def test_cpu_tvl1_built_directly_without_contrib_is_one_line(monkeypatch):
+    monkeypatch.delattr(cv2, "optflow", raising=False)
+    with pytest.raises(UsageError, match="contrib"):
+        FLOWS.load("cpu-tvl1")()
 
 
 @pytest.mark.parametrize("name", ["cuda-tvl1", "cuda-farneback"])

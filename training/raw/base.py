@@ -242,7 +242,8 @@ def check_clip(
                       f"apex {apex}")
         apex = None
     elif apex not in inside:
-        found = min(inside, key=lambda n: (abs(n - apex), n))
+        wanted = apex
+        found = min(inside, key=lambda n: (abs(n - wanted), n))
         report.decide(name, fixes, "apex_nearest",
                       f"apex frame {apex} is not in {folder}: the nearest frame after the onset, {found}",
                       f"{apex} -> {found}")

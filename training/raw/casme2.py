@@ -22,6 +22,7 @@ nearest frame on disk (see ``base.check_clip``). Frame numbers are the digits of
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,7 +35,7 @@ class Casme2Reader(SheetReader):
     title = "CASME II"
     sheet_patterns = ("CASME2-coding*.xlsx", "CASME2*coding*.xlsx", "CASME2_label*.xls", "CASME2*.xls",
                       "CASME2-coding*.csv")
-    required: ClassVar[dict[str, tuple[str, ...]]] = {
+    required: ClassVar[Mapping[str, Sequence[str]]] = {
         "subject": ("Subject",),
         "filename": ("Filename", "File name", "Video"),
         "onset": ("OnsetFrame", "Onset Frame", "Onset"),
@@ -42,7 +43,7 @@ class Casme2Reader(SheetReader):
         "offset": ("OffsetFrame", "Offset Frame", "Offset"),
         "emotion": ("Estimated Emotion", "Emotion", "Estimated_Emotion"),
     }
-    optional: ClassVar[dict[str, tuple[str, ...]]] = {"aus": ("Action Units", "AU", "AUs")}
+    optional: ClassVar[Mapping[str, Sequence[str]]] = {"aus": ("Action Units", "AU", "AUs")}
     frame_dirs = ("CASME2_RAW_selected", "CASME2-RAW-selected", "CASME2_RAW", "Cropped", "CASME2_Cropped")
 
     def is_subject_dir(self, name: str) -> bool:

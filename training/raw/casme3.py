@@ -20,6 +20,7 @@ frame files by plain numbers; any digits in the name work (the last run of digit
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,7 +33,7 @@ class Casme3Reader(SheetReader):
     title = "CAS(ME)^3"
     sheet_patterns = ("cas(me)3_part_A_ME_label*.xlsx", "cas(me)3*ME*label*.xlsx", "*part_A_ME_label*.xlsx",
                       "*part_A_ME_label*.csv")
-    required: ClassVar[dict[str, tuple[str, ...]]] = {
+    required: ClassVar[Mapping[str, Sequence[str]]] = {
         "subject": ("Subject",),
         "filename": ("Filename", "File name"),
         "onset": ("Onset", "Onset Frame", "OnsetFrame"),
@@ -40,7 +41,7 @@ class Casme3Reader(SheetReader):
         "offset": ("Offset", "Offset Frame", "OffsetFrame"),
         "emotion": ("emotion", "Estimated Emotion"),
     }
-    optional: ClassVar[dict[str, tuple[str, ...]]] = {
+    optional: ClassVar[Mapping[str, Sequence[str]]] = {
         "objective": ("Objective class", "Objective classes"), "aus": ("AU", "Action Units")}
     frame_dirs = ("part_A", "Part_A", "partA")
 

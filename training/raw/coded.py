@@ -117,6 +117,10 @@ class SheetReader(DatasetReader):
     def folder(self, frame_root: Path, row: SheetRow, subject: str) -> Path:
         raise NotImplementedError
 
+    def columns(self) -> tuple[Mapping[str, Sequence[str]], Mapping[str, Sequence[str]]]:
+        """(required, optional): canonical column name -> accepted header spellings of the coding sheet."""
+        return self.required, self.optional
+
     def find_sheet(self, root: Path) -> Path:
         """The coding sheet: ``--sheet``, else the first match of ``sheet_patterns`` under ``root``."""
         return find_file(root, self.sheet_patterns, f"{self.title} coding sheet", self.sheet)
@@ -126,7 +130,7 @@ class SheetReader(DatasetReader):
         """Read every row of the coding sheet; unusable rows become skip lines in the report."""
         root = require_dir(root, self.title or self.name)
         sheet = self.find_sheet(root)
-        rows = read_table(sheet, self.required, self.optional, sheet=self.worksheet)
+        rows = read_table(sheet, *self.columns(), sheet=self.worksheet)
         frame_root = find_frame_root(root, self.frame_dirs, self.is_subject_dir, self.frames)
         report = ReadReport(self.name, warn)
         lister = functools.lru_cache(maxsize=64)(list_frames)

@@ -55,13 +55,16 @@ class DfmeReader(SheetReader):
             if key not in cols:
                 raise UsageError(f"unknown DFME column {key!r}; known: {', '.join(cols)}")
             cols[key] = (spelling,) if isinstance(spelling, str) else tuple(spelling)
-        self.required = cols
+        self.required_columns = cols
         if "{sample}" not in frames_template and "{subject}" not in frames_template:
             raise UsageError(f"frames template {frames_template!r} uses neither {{subject}} nor {{sample}}")
         self.frames_template = frames_template
 
     def is_subject_dir(self, name: str) -> bool:
         return True
+
+    def columns(self) -> tuple[Mapping[str, Sequence[str]], Mapping[str, Sequence[str]]]:
+        return self.required_columns, self.optional
 
     def find_sheet(self, root: Path) -> Path:
         """``--sheet``; else the one sheet named like DFME's below ``root``, else the one sheet in ``root``.

@@ -134,18 +134,18 @@ class ClipTools:
         from sofp.runtime.face import FaceCropper, align
         from sofp.runtime.flow import create_flow
 
-        kwargs = {} if cfg.crop_size is None else {"size": cfg.crop_size}
+        size = cfg.crop_size
         flow = _make_flow(create_flow, cfg.flow, cfg.device)
         apex_flow = flow if cfg.apex_flow == cfg.flow else _make_flow(create_flow, cfg.apex_flow, cfg.device)
-        return cls(lambda: FaceCropper(**kwargs), align, flow, apex_flow)
+        return cls(lambda: FaceCropper() if size is None else FaceCropper(size=size), align, flow, apex_flow)
 
 
 def _make_flow(create_flow: Callable, name: str, device: str | None) -> Any:
     if device is None or name != "torch-tvl1":
         return create_flow(name)
-    from sofp.runtime.flow import FLOWS
+    from sofp.runtime.flow.torch_tvl1 import TorchTvl1Flow
 
-    return FLOWS.load(name)(device=device)
+    return TorchTvl1Flow(device=device)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ the apex is estimated from motion; the one known wrong offset is corrected the s
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,7 +32,7 @@ class SammReader(SheetReader):
     name = "samm"
     title = "SAMM"
     sheet_patterns = ("SAMM_Micro_FACS_Codes*.xlsx", "SAMM*FACS*.xlsx", "SAMM*FACS*.xls", "SAMM*Codes*.csv")
-    required: ClassVar[dict[str, tuple[str, ...]]] = {
+    required: ClassVar[Mapping[str, Sequence[str]]] = {
         "subject": ("Subject",),
         "filename": ("Filename", "File name"),
         "onset": ("Onset Frame", "OnsetFrame", "Onset"),
@@ -39,7 +40,7 @@ class SammReader(SheetReader):
         "offset": ("Offset Frame", "OffsetFrame", "Offset"),
         "emotion": ("Estimated Emotion", "Emotion"),
     }
-    optional: ClassVar[dict[str, tuple[str, ...]]] = {
+    optional: ClassVar[Mapping[str, Sequence[str]]] = {
         "objective": ("Objective Classes", "Objective Class"), "aus": ("Action Units",)}
     frame_dirs = ("SAMM", "SAMM_CROP", "SAMM_cropped")
 

@@ -50,12 +50,11 @@ class SmicReader(DatasetReader):
                                      lambda n: _SUBJECT.fullmatch(n) is not None, self.frames)
         report = ReadReport(self.name, warn)
         clips: list[Clip] = []
-        subjects = sorted((p for p in frame_root.iterdir() if p.is_dir() and _SUBJECT.fullmatch(p.name)),
-                          key=lambda p: int(_SUBJECT.fullmatch(p.name).group(1)))
+        subjects = sorted(((int(m.group(1)), p) for p in frame_root.iterdir()
+                           if p.is_dir() and (m := _SUBJECT.fullmatch(p.name))), key=lambda t: t[0])
         if not subjects:
             report.skip(f"smic {frame_root}", "no subject folders s1, s2, ... found", "no subjects")
-        for sdir in subjects:
-            num = int(_SUBJECT.fullmatch(sdir.name).group(1))
+        for num, sdir in subjects:
             subject = f"s{num:02d}"
             base = sdir / "micro" if (sdir / "micro").is_dir() else sdir
             emo_dirs = {p.name.lower(): p for p in base.iterdir() if p.is_dir()}
