@@ -115,8 +115,8 @@ def _jobs(variants: dict[str, TrainConfig], plan: dict[str, list[int]], args: ar
         for rank, seed in enumerate(plan[name]):
             run_dir = Path(args.runs) / f"{name}-seed{seed}"
             if cfg.members == 1:
-                key = (0, 0) if name in MODELS else (2, rank)
-                jobs.append((*key, (args.data, cfg.to_dict(), seed, run_dir, args.chunk)))
+                first, second = (0, 0) if name in MODELS else (2, rank)
+                jobs.append((first, second, (args.data, cfg.to_dict(), seed, run_dir, args.chunk)))
             else:
                 jobs += [(min(m, 1), 0, (args.data, replace(cfg, members=1).to_dict(), member_seed(seed, m),
                                          run_dir / f"member{m}", args.chunk)) for m in range(cfg.members)]

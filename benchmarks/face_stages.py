@@ -26,10 +26,10 @@ import numpy as np
 from tqdm import tqdm
 
 from sofp.runtime.demo_clip import make_demo_clip
-from sofp.runtime.errors import run_cli
+from sofp.runtime.errors import SofpError, run_cli
 from sofp.runtime.face import FaceCropper, Stabiliser
 from sofp.runtime.face.stabilise import METHODS
-from sofp.runtime.flow import create_flow
+from sofp.runtime.flow.dis import DisFlow
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,8 +56,8 @@ def run(cfg: FaceStagesConfig) -> dict:
                                                   "feature_flow_cpu-dis")}
     for m in METHODS:
         t[f"align_{m}"] = []
-    motion = create_flow("cpu-dis", {"preset": "ultrafast"})
-    feature = create_flow("cpu-dis")
+    motion = DisFlow({"preset": "ultrafast"})
+    feature = DisFlow()
     stabilisers = {m: Stabiliser(m) for m in METHODS}
     for seed in cfg.seeds:
         clip = make_demo_clip(seed=seed)
@@ -74,6 +74,7 @@ def run(cfg: FaceStagesConfig) -> dict:
             t["crop_tracked" if c.tracked else "crop_detect"].append(dt)
             if ref is None:
                 ref = c.gray
+            aligned = c.gray  # each stabiliser's output in turn; the last one feeds the motion flow
             for m, st in stabilisers.items():
                 t0 = time.perf_counter()
                 aligned = st.align(ref, c.gray)
@@ -82,9 +83,12 @@ def run(cfg: FaceStagesConfig) -> dict:
             t0 = time.perf_counter()
             motion.compute(small_ref, cv2.resize(aligned, (56, 56), interpolation=cv2.INTER_AREA))
             t["motion_flow_56px"].append((time.perf_counter() - t0) * 1e3)
+        box = cropper.box
+        if box is None:
+            raise SofpError(f"no face found in demo clip {seed}")
         for e in clip.truth[:3]:  # the feature flow runs at spotted apexes only
-            a, b = cropper.crop(cv2.cvtColor(frames[e.onset], cv2.COLOR_BGR2GRAY), cropper.box), \
-                cropper.crop(cv2.cvtColor(frames[e.apex], cv2.COLOR_BGR2GRAY), cropper.box)
+            a, b = cropper.crop(cv2.cvtColor(frames[e.onset], cv2.COLOR_BGR2GRAY), box), \
+                cropper.crop(cv2.cvtColor(frames[e.apex], cv2.COLOR_BGR2GRAY), box)
             for _ in range(10):
                 t0 = time.perf_counter()
                 feature.compute(a, b)

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from tqdm import tqdm
 from sofp.runtime.demo_clip import crop_gray, face_frame, field_in_crop, make_demo_clip, smooth_field, warp_by_flow
 from sofp.runtime.errors import SofpError, UsageError, run_cli
 from sofp.runtime.features import features_to_input, flow_to_features, mirror_features
-from sofp.runtime.flow import FLOWS, create_flow
+from sofp.runtime.flow import FLOWS, FlowBackend, create_flow
 from sofp.runtime.flow.params import DIS, TVL1, as_dict
 from sofp.runtime.flow.torch_tvl1 import TorchTvl1Flow
 
@@ -130,9 +131,9 @@ def clip_pairs(cfg: FlowAccuracyConfig) -> list[Pair]:
 
 
 # -- backends ---------------------------------------------------------------------------------------
-def backend_factories(cfg: FlowAccuracyConfig) -> dict[str, callable]:
+def backend_factories(cfg: FlowAccuracyConfig) -> dict[str, Callable[[], FlowBackend]]:
     """label -> factory of every backend to measure (the DIS presets separately)."""
-    out: dict[str, callable] = {}
+    out: dict[str, Callable[[], FlowBackend]] = {}
     caps = {c.name: c for c in FLOWS.capabilities()}
     wanted = cfg.backends or tuple(n for n, c in caps.items() if c.available)
     for name in wanted:
@@ -221,8 +222,8 @@ def label_agreement(features: dict[str, np.ndarray], reference: str, checkpoint:
     labels = {}
     with torch.no_grad():  # as the runtime classifies: the mean of the features' and their mirror's probabilities
         for name, f in features.items():
-            probs = sum(ckpt.model(torch.from_numpy(features_to_input(g))).softmax(-1)
-                        for g in (f, mirror_features(f)))
+            probs = torch.stack([ckpt.model(torch.from_numpy(features_to_input(g))).softmax(-1)
+                                 for g in (f, mirror_features(f))]).sum(0)
             labels[name] = probs.argmax(1).numpy()
     ref = labels[reference]
     names = ckpt.meta.get("labels", [])

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "native" / "python"))
 from latency import machine  # noqa: E402  (benchmarks/ is on sys.path: this script's folder)
 from sofp_native import NativePipeline, load_library  # noqa: E402
 
+from sofp.runtime.errors import SofpError  # noqa: E402
 from sofp.runtime.events import STAGES  # noqa: E402
 
 
@@ -78,7 +79,10 @@ def run(lib_path: str, model: str, passes: int, seed: int) -> dict:
                 c0, t0 = time.thread_time(), time.perf_counter()
                 evs = py.feed(Frame(image, k, t))
                 wall, cpu = 1000 * (time.perf_counter() - t0), 1000 * (time.thread_time() - c0)
-                return wall, cpu, [e.to_dict() for e in evs], {"total": py.telemetry.total_ms, **py.telemetry.stages_ms}
+                tel = py.telemetry
+                if tel is None:  # feed() records it for every frame
+                    raise SofpError(f"frame {k}: the Python pipeline recorded no telemetry")
+                return wall, cpu, [e.to_dict() for e in evs], {"total": tel.total_ms, **tel.stages_ms}
 
             def nat_step(image=image, k=k, t=t) -> tuple[float, float, list, dict]:
                 c0, t0 = time.thread_time(), time.perf_counter()

@@ -186,7 +186,8 @@ def export_onnx(checkpoint_path: str | Path, out_dir: str | Path, opset: int = D
         tmp = path.with_name(path.name + ".tmp")
         axes = {n: {0: "batch"} for n in (*spec.inputs, *spec.outputs)} if dynamic else None
         with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            # torch documents torch.jit.TracerWarning but leaves it out of torch.jit's __all__
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # pyright: ignore[reportPrivateImportUsage]
             warnings.simplefilter("ignore", DeprecationWarning)  # dynamo=False is deliberate (module doc)
             torch.onnx.export(
                 module, dummy, str(tmp), dynamo=False, opset_version=opset, input_names=list(spec.inputs),
@@ -210,7 +211,7 @@ def export_onnx(checkpoint_path: str | Path, out_dir: str | Path, opset: int = D
     if failed:
         raise SofpError(f"ONNX export of {checkpoint_path} does not match PyTorch: {failed[0]}")
 
-    manifest_name = f"{stem}.split.json" if split else None
+    manifest_name = f"{stem}.split.json"  # written with split graphs only
     vers = versions()
     for (spec, _), path in zip(graphs, written_onnx, strict=True):
         model_proto = onnx.load(str(path))

@@ -306,7 +306,7 @@ def build_engine(trt: Any, onnx_path: Path, s: BuildSettings, calibrator_factory
         done = configure(trt, builder, network, config, s, calibrator)
         plan = builder.build_serialized_network(network, config)
     finally:
-        if hasattr(calibrator, "close"):
+        if calibrator is not None and hasattr(calibrator, "close"):
             calibrator.close()
     if plan is None:
         raise SofpError(f"TensorRT failed to build an engine from {Path(onnx_path).name} "

@@ -42,6 +42,9 @@ from sofp.runtime.errors import SofpError, UsageError
 DEFAULT_OUT = Path("runs/export")
 
 
+ONE_SOURCE = "give exactly one of --ckpt CHECKPOINT or --onnx FILE"
+
+
 @dataclass(frozen=True)
 class TrtExportConfig:
     """One ``to_trt.py`` run. Exactly one of ``ckpt`` / ``onnx``; ``out_dir`` None = a default."""
@@ -57,7 +60,7 @@ class TrtExportConfig:
 
     def validate(self) -> TrtExportConfig:
         if (self.ckpt is None) == (self.onnx is None):
-            raise UsageError("give exactly one of --ckpt CHECKPOINT or --onnx FILE")
+            raise UsageError(ONE_SOURCE)
         if self.split and self.onnx is not None:
             raise UsageError("--split exports split graphs from a checkpoint: use --ckpt, or pass each split .onnx")
         if self.parity_n < 1:
@@ -116,7 +119,7 @@ def _onnx_graphs(cfg: TrtExportConfig, written: list[Path], opset: int) -> tuple
         files = export_onnx(cfg.ckpt, out, opset, "dynamic", cfg.split)
         written += files
         graphs = [Graph(p, read_sidecar(p, kind="onnx", input_spec=INPUT_SPEC)) for p in files if p.suffix == ".onnx"]
-    else:
+    elif cfg.onnx is not None:
         src = Path(cfg.onnx)
         load_onnx(src)
         out = cfg.out_dir or src.parent
@@ -124,6 +127,8 @@ def _onnx_graphs(cfg: TrtExportConfig, written: list[Path], opset: int) -> tuple
         if meta["precision"] != "fp32":
             raise UsageError(f"{src} is a {meta['precision']} graph; give the FP32 .onnx (the FP16 one is derived)")
         graphs = [Graph(src, meta)]
+    else:
+        raise UsageError(ONE_SOURCE)
     Path(out).mkdir(parents=True, exist_ok=True)
     return graphs, Path(out)
 
@@ -215,6 +220,15 @@ def _run_chunks(runner: Any, feeds: dict[str, np.ndarray], s: BuildSettings) -> 
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, used
 
 
+def _parsed_graph(g: Graph, fp16: bool) -> Path:
+    """The graph TensorRT parses: the FP16 one for a strongly typed FP16 build, else the FP32 one."""
+    if not fp16:
+        return g.onnx
+    if g.fp16 is None:
+        raise SofpError(f"no FP16 graph for {g.onnx.name}")
+    return g.fp16
+
+
 def _reusable(engine: Path) -> bool:
     if not engine.is_file() or not sidecar_path(engine).is_file():
         return False
@@ -258,28 +272,26 @@ def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = N
     if runner_factory is None:
         from sofp.export.trt_run import TrtRunner
 
-        def runner_factory(trt_mod: Any, plan: bytes) -> Any:
+        def trt_runner(trt_mod: Any, plan: bytes) -> Any:
             return TrtRunner(trt_mod, plan)
+
+        runner_factory = trt_runner
 
     trt_version = str(getattr(trt, "__version__", "unknown"))
     target = trt_ops.target_for_version(trt_version)
     strongly = is_strongly_typed(trt)
-    if strongly and s.precision == "fp16":
-        for g in graphs:
-            if g.fp16 is None:
-                raise SofpError(f"no FP16 graph for {g.onnx.name}")
+    parsed_graphs = [_parsed_graph(g, strongly and s.precision == "fp16") for g in graphs]  # checked before building
     calib_data = calib_sha = None
     if s.precision == "int8" and s.calib_dir is not None:
         from sofp.export.calibration import data_sha256, load_calibration
 
         calib_data = load_calibration(s.calib_dir, s.calib_max_images)
         calib_sha = data_sha256(calib_data)
-    elif s.precision == "int8":
+    elif s.precision == "int8" and s.calib_cache is not None:  # int8 has a --calib folder or cache (validate)
         calib_sha = file_sha256(s.calib_cache)
 
     engine_names: dict[str, str] = {}
-    for g in graphs:
-        parsed = g.fp16 if (strongly and s.precision == "fp16") else g.onnx
+    for g, parsed in zip(graphs, parsed_graphs, strict=True):
         require_compatible(check_model(parsed, (target,)), target)
         key = EngineKey(file_sha256(parsed), s.precision, s.min_batch, s.opt_batch, s.max_batch, _dla_core(g, s),
                         device.get("jetson") or device.get("gpu") or "unknown-gpu", trt_version, calib_sha)
@@ -338,7 +350,7 @@ def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = N
         result.written += [engine, write_sidecar(engine, make_sidecar(engine, **meta))]
         result.engines.append(engine)
 
-    if cfg.split:
+    if cfg.split and cfg.ckpt is not None:  # split graphs come from a checkpoint (validate)
         stem = Path(cfg.ckpt).stem
         manifest = out / f"{stem}.split.engines.json"
         manifest.write_text(json.dumps({"format": "sofp-split-engines/1", "precision": s.precision,

@@ -98,8 +98,9 @@ class FaceMotion:
 
     def drift(self, i: float) -> tuple[float, float]:
         """Global head translation (dx, dy) px at frame ``i`` (0 at frame 0)."""
-        return tuple(a * (math.sin(2 * math.pi * i / p + ph) - math.sin(ph))
-                     for a, p, ph in zip(self.drift_amp, self.drift_period, self.drift_phase, strict=True))
+        dx, dy = (a * (math.sin(2 * math.pi * i / p + ph) - math.sin(ph))
+                  for a, p, ph in zip(self.drift_amp, self.drift_period, self.drift_phase, strict=True))
+        return dx, dy
 
     def local(self, xs: np.ndarray, ys: np.ndarray, i: float) -> tuple[np.ndarray, np.ndarray]:
         """Local (face) displacement (u, v) px at source points (xs, ys) at frame ``i``."""
@@ -179,7 +180,7 @@ def face_frame(size: tuple[int, int] = FRAME_SIZE) -> tuple[np.ndarray, tuple[fl
     fx, fy, fw, fh = _LANDMARKS["face_box"]
     cx, cy = (fx + fw / 2) * _SCALE, (fy + fh / 2) * _SCALE
     offset = (size[0] / 2 - cx, min(0.0, size[1] * 0.40 - cy))  # photo top at or above the frame top
-    m = np.float32([[_SCALE, 0, offset[0]], [0, _SCALE, offset[1]]])
+    m = np.array([[_SCALE, 0, offset[0]], [0, _SCALE, offset[1]]], dtype=np.float32)
     img = cv2.warpAffine(astronaut_bgr(), m, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
     box = (fx * _SCALE + offset[0], fy * _SCALE + offset[1], fw * _SCALE, fh * _SCALE)
     return img, offset, box
@@ -243,7 +244,7 @@ def make_demo_clip(seed: int = 0, fps: float = 100.0, duration_s: float = 4.0, *
                 px, py = tx - u, ty - v
             map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1] = px, py
         img = cv2.remap(base_f, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-        if noise_bank:
+        if order is not None:  # a noise bank was drawn
             img += noise_bank[int(order[i])][..., None]
         return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
@@ -307,7 +308,7 @@ def crop_matrix(box: tuple[float, float, float, float], size: int, margin: float
     side = max(w, h) * (1.0 + margin)
     s = size / side
     cx, cy = x + w / 2, y + h / 2
-    return np.float32([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]])
+    return np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], dtype=np.float32)
 
 
 def field_in_crop(field: np.ndarray, box: tuple[float, float, float, float], size: int,

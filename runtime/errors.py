@@ -54,8 +54,8 @@ def deferred_interrupts() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    pending: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: pending.append(signum))
+    pending: list[signal.Signals] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: pending.append(signal.Signals(signum)))
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield

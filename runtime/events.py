@@ -92,8 +92,9 @@ class FrameTelemetry:
 
 
 def _default(o: object) -> Any:
-    if hasattr(o, "item"):  # NumPy scalars
-        return o.item()
+    item = getattr(o, "item", None)
+    if callable(item):  # NumPy scalars
+        return item()
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")

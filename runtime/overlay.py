@@ -132,7 +132,7 @@ class VideoRecorder:
     def write(self, image: np.ndarray) -> None:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fourcc = cv2.VideoWriter_fourcc(*FOURCC_BY_SUFFIX.get(self.path.suffix.lower(), "mp4v"))
+            fourcc = cv2.VideoWriter.fourcc(*FOURCC_BY_SUFFIX.get(self.path.suffix.lower(), "mp4v"))
             h, w = image.shape[:2]
             self._writer = cv2.VideoWriter(str(self.path), fourcc, float(self.fps), (w, h))
             if not self._writer.isOpened():

@@ -138,4 +138,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def _num_classes(model: torch.nn.Module) -> int:
-    return int(model.cfg.num_classes)
+    from sofp.training.models import config_of
+
+    return config_of(model).num_classes

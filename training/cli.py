@@ -225,11 +225,12 @@ def cmd_all(args: argparse.Namespace) -> int:
     data = load_data(args)
     scores = loso_scores([Path(s) for s in args.scores]) if args.scores else {}
     train = np.arange(len(data))
-    single, members, losses = replace(cfg, members=1), [], []
-    for m in range(cfg.members):  # ensemble members train one after another, with the LOSO's member seeds
-        res, images = _fit_one(single, data, train, member_seed(args.seed, m), resolve_device(args.device))
-        members.append(unstack(single, res, 0, len(data.label_names)))
-        losses.append(float(res.train_loss[-1]))
+    single, device = replace(cfg, members=1), resolve_device(args.device)
+    # ensemble members train one after another, with the LOSO's member seeds (members >= 1: --set checks it)
+    fits = [_fit_one(single, data, train, member_seed(args.seed, m), device) for m in range(cfg.members)]
+    members = [unstack(single, res, 0, len(data.label_names)) for res, _ in fits]
+    losses = [float(res.train_loss[-1]) for res, _ in fits]
+    images = fits[0][1]  # every member's input: all samples
     model = members[0] if cfg.members == 1 else Ensemble.of(members, cfg.model)
     with torch.no_grad():
         fit = summarise(data.labels, model(images).argmax(-1).numpy(), data.label_names)

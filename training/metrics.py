@@ -14,8 +14,9 @@ def summarise(y_true: np.ndarray, y_pred: np.ndarray, label_names: tuple[str, ..
     truth and prediction scores 0, as in the MEGC composite protocol's pooled evaluation).
     """
     labels = list(range(len(label_names)))
-    f1 = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
-    rec = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    # scikit-learn is unannotated: pyright takes the defaults' types ("binary", "warn") for these parameters
+    f1 = np.asarray(f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0))  # pyright: ignore[reportArgumentType]
+    rec = np.asarray(recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0))  # pyright: ignore[reportArgumentType]
     out = {
         "uf1": float(np.mean(f1)),
         "uar": float(np.mean(rec)),

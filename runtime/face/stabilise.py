@@ -64,7 +64,9 @@ class Stabiliser:
             return m
         criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, self.ecc_iterations, 1e-4)
         try:
-            _, m = cv2.findTransformECC(ref, cur, m, cv2.MOTION_EUCLIDEAN, criteria, None, 3)
+            # no mask (None, as OpenCV documents), Gaussian 3: the stubs type inputMask as required
+            _, m = cv2.findTransformECC(  # pyright: ignore[reportCallIssue]
+                ref, cur, m, cv2.MOTION_EUCLIDEAN, criteria, None, 3)  # pyright: ignore[reportArgumentType]
         except cv2.error:  # did not converge (no texture, big change): leave the crop as it is
             return np.eye(2, 3, dtype=np.float32)
         return m
@@ -79,7 +81,7 @@ class Stabiliser:
             from sofp.runtime.flow.dis import DisFlow
 
             self._dis = DisFlow({"preset": _ST["refine_preset"]})
-        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        m = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
         back = cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
         flow = self._dis.compute(reference, back)[b:-b, b:-b].reshape(-1, 2)
@@ -101,7 +103,7 @@ class Stabiliser:
         h, w = ref.shape
         d = np.array([dx, dy])
         for _ in range(self.refine):
-            m = np.float32([[1, 0, d[0]], [0, 1, d[1]]])
+            m = np.array([[1, 0, d[0]], [0, 1, d[1]]], dtype=np.float32)
             back = cv2.warpAffine(cur, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                   borderMode=cv2.BORDER_REPLICATE)
             it = (back - ref)[b:-b, b:-b]

@@ -260,17 +260,20 @@ class TensorRTBackend(InferenceBackend):
         )
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
+        context = self.context
+        if context is None:
+            raise SofpError(f"the TensorRT backend of {self.model_path.name} is closed; create a new one")
         x = check_batch(batch)
         out = np.empty((x.shape[0], len(self.labels)), np.float32)
         for start, rows, run in plan_batches(x.shape[0], self.min_batch, self.max_batch):
             self.host_in[:rows] = x[start : start + rows]
             if run > rows:
                 self.host_in[rows:run] = 0
-            self.context.set_input_shape(self.input_name, (run, 3, 28, 28))
+            context.set_input_shape(self.input_name, (run, 3, 28, 28))
             n_in = run * 3 * 28 * 28 * self.in_dtype.itemsize
             n_out = run * len(self.labels) * self.out_dtype.itemsize
             self.cuda.htod(self.dev_in, self.host_in, n_in, self.stream)
-            if not self.context.execute_async_v3(self.cuda.stream_handle(self.stream)):
+            if not context.execute_async_v3(self.cuda.stream_handle(self.stream)):
                 raise SofpError(f"TensorRT execution failed for {self.model_path.name}")
             self.cuda.dtoh(self.host_out, self.dev_out, n_out, self.stream)
             self.cuda.sync(self.stream)

@@ -9,11 +9,11 @@ imported here and only here in the runtime.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sofp.runtime.errors import UsageError
+from sofp.runtime.errors import SofpError, UsageError
 from sofp.runtime.infer.base import (
     InferenceBackend,
     check_batch,
@@ -22,6 +22,9 @@ from sofp.runtime.infer.base import (
     model_kind,
     resolve_model,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 
 class TorchBackend(InferenceBackend):
@@ -67,7 +70,7 @@ class TorchBackend(InferenceBackend):
             torch.set_num_threads(int(threads))
         self.fp16 = (self.device.type == "cuda") if fp16 is None else bool(fp16)
         self.dtype = torch.float16 if self.fp16 else torch.float32
-        self.model = ckpt.model.eval().to(self.device, self.dtype)
+        self.model: torch.nn.Module | None = ckpt.model.eval().to(self.device, self.dtype)  # None once closed
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.use_graphs = cuda_graphs and self.device.type == "cuda"
@@ -77,7 +80,7 @@ class TorchBackend(InferenceBackend):
             " + CUDA graphs" if self.use_graphs else ""
         )
 
-    def _graph_for(self, n: int) -> tuple[Any, Any, Any]:
+    def _graph_for(self, model: torch.nn.Module, n: int) -> tuple[Any, Any, Any]:
         """(graph, static input, static output) for batch size ``n``, captured on first use."""
         torch = self._torch
         if n not in self._graphs:
@@ -86,24 +89,27 @@ class TorchBackend(InferenceBackend):
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side), torch.inference_mode():
                 for _ in range(3):  # warm-up (cuDNN autotuning, lazy allocations) off the capture
-                    self.model(static_in)
+                    model(static_in)
             torch.cuda.current_stream().wait_stream(side)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph), torch.inference_mode():
-                static_out = self.model(static_in).float().softmax(dim=1)
+                static_out = model(static_in).float().softmax(dim=1)
             self._graphs[n] = (graph, static_in, static_out)
         return self._graphs[n]
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         torch = self._torch
+        model = self.model
+        if model is None:
+            raise SofpError(f"the torch backend of {self.model_path.name} is closed; create a new one")
         x = torch.from_numpy(check_batch(batch))
         if self.use_graphs:
-            graph, static_in, static_out = self._graph_for(x.shape[0])
+            graph, static_in, static_out = self._graph_for(model, x.shape[0])
             static_in.copy_(x.to(self.device, non_blocking=True))
             graph.replay()
             return static_out.cpu().numpy()
         with torch.inference_mode():
-            logits = self.model(x.to(self.device, self.dtype))
+            logits = model(x.to(self.device, self.dtype))
             return logits.float().softmax(dim=1).cpu().numpy()
 
     def close(self) -> None:

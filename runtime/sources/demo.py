@@ -18,10 +18,7 @@ class DemoSource(FrameSource):
         if clip is None:
             from sofp.runtime.demo_clip import make_demo_clip
 
-            kwargs = {"seed": seed}
-            if fps:
-                kwargs["fps"] = float(fps)
-            clip = make_demo_clip(**kwargs)
+            clip = make_demo_clip(seed=seed, fps=float(fps)) if fps else make_demo_clip(seed=seed)
         self.clip = clip
         self.name = "demo (astronaut, scikit-image)"
         self._fps = float(clip.fps)

@@ -67,6 +67,14 @@ def test_auto_prefers_onnxruntime_for_checkpoints(small_checkpoint):
     assert name == "onnxruntime" and "ONNX Runtime" in why
 
 
+def test_closed_torch_backend_refuses_with_one_line(small_checkpoint):
+    """predict after close was "'NoneType' object is not callable" (found by the type checker)."""
+    backend = create_backend("torch", small_checkpoint)
+    backend.close()
+    with pytest.raises(SofpError, match="closed"):
+        backend.predict(np.zeros((1, 3, 28, 28), np.float32))
+
+
 def test_runtime_import_does_not_pull_torch():
     import subprocess
 

@@ -28,7 +28,9 @@ class Ensemble(nn.Module):
     @classmethod
     def of(cls, members: list[nn.Module], member: str) -> Ensemble:
         """An ensemble holding copies of trained ``members`` (each built by ``build_model(member, ...)``)."""
-        first = members[0].cfg
+        from sofp.training.models import config_of
+
+        first = config_of(members[0])
         config = {k: v for k, v in first.to_dict().items() if k != "num_classes"}
         ens = cls(EnsembleConfig(first.num_classes, member, len(members), config))
         for mine, theirs in zip(ens.members, members, strict=True):
