@@ -17,12 +17,52 @@ import argparse
 import sys
 
 from sofp.runtime.errors import UsageError, run_cli
+from sofp.runtime.pipeline import PipelineConfig
 from sofp.runtime.runner import StreamConfig, run_stream
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def add_pipeline_args(p: argparse.ArgumentParser) -> None:
+    """The model, flow and spotting options (``sofp-analyze`` takes the same ones)."""
     from sofp.runtime.infer import BACKEND_CHOICES
 
+    p.add_argument("--flow", default="auto", help="feature flow: auto, cpu-dis, cpu-tvl1, torch-tvl1, cuda-tvl1, ...")
+    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="inference backend")
+    p.add_argument("--model", metavar="PATH", help="checkpoint .pt, .onnx or TensorRT engine (default: built-in)")
+    p.add_argument("--threads", type=int, default=1, help="inference threads on the CPU (default 1)")
+    p.add_argument("--spot", metavar="NAME=VALUE", action="append", default=[],
+                   help="a spotting parameter (repeatable), e.g. k_on=5 or max_duration_s=0.6; names: "
+                        "runtime/spotting.py SpotConfig (defaults: runtime/shared_params.json)")
+
+
+def pipeline_config(a: argparse.Namespace) -> PipelineConfig:
+    """The PipelineConfig of :func:`add_pipeline_args`' options; bad values are one line (UsageError)."""
+    import dataclasses
+
+    from sofp.runtime.infer.base import resolve_model
+    from sofp.runtime.spotting import SpotConfig
+
+    if a.threads is not None and a.threads <= 0:
+        raise UsageError(f"--threads {a.threads}: must be a positive integer")
+    names = [f.name for f in dataclasses.fields(SpotConfig)]
+    values: dict[str, float] = {}
+    for item in a.spot:
+        name, _, value = item.partition("=")
+        if name.strip() not in names:
+            raise UsageError(f"--spot {item}: unknown spotting parameter; valid: {', '.join(names)}")
+        try:
+            values[name.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"--spot {item}: {value!r} is not a number") from None
+    try:
+        spot = SpotConfig(**values)
+    except ValueError as exc:
+        raise UsageError(f"--spot {' '.join(a.spot)}: {exc}") from None
+    if a.model is not None:
+        resolve_model(a.model)
+    return PipelineConfig(flow=a.flow, backend=a.backend, model=a.model, threads=a.threads, spot=spot)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python runtime/stream.py", description=(__doc__ or "").split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
@@ -38,10 +78,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--height", type=int, help="requested capture height (px)")
     p.add_argument("--fps", type=float,
                    help="requested camera rate, a --frames folder's rate (required), or a file's true rate (frames/s)")
-    p.add_argument("--flow", default="auto", help="feature flow: auto, cpu-dis, cpu-tvl1, torch-tvl1, cuda-tvl1, ...")
-    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="inference backend")
-    p.add_argument("--model", metavar="PATH", help="checkpoint .pt, .onnx or TensorRT engine (default: built-in)")
-    p.add_argument("--threads", type=int, default=1, help="inference threads on the CPU (default 1)")
+    add_pipeline_args(p)
     p.add_argument("--cv-threads", type=int, default=1,
                    help="OpenCV worker threads (default 1: the per-frame work is small; 0: OpenCV's default)")
     p.add_argument("--events", metavar="FILE", help="write events as JSON Lines here (default: stdout)")
@@ -61,8 +98,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def config_from_args(a: argparse.Namespace) -> StreamConfig:
-    from sofp.runtime.pipeline import PipelineConfig
-
     if a.demo:
         source: str | int = "demo"
     elif a.camera is not None:
@@ -71,7 +106,7 @@ def config_from_args(a: argparse.Namespace) -> StreamConfig:
         source = f"csi://{a.csi}"
     else:
         source = a.video or a.url or a.pipeline or a.frames
-    for name in ("width", "height", "max_frames", "threads"):
+    for name in ("width", "height", "max_frames"):
         v = getattr(a, name)
         if v is not None and v <= 0:
             raise UsageError(f"--{name.replace('_', '-')} {v}: must be a positive integer")
@@ -84,13 +119,10 @@ def config_from_args(a: argparse.Namespace) -> StreamConfig:
         raise UsageError(f"--cv-threads {a.cv_threads}: must be >= 0 (0: OpenCV's default)")
     if a.retries < 0:
         raise UsageError(f"--retries {a.retries}: must be >= 0")
-    from sofp.runtime.infer.base import resolve_model
     from sofp.runtime.sources import source_kind
 
     source_kind(source)  # a missing file or folder, an unknown scheme: one line before anything loads
-    if a.model is not None:
-        resolve_model(a.model)
-    pipeline = PipelineConfig(flow=a.flow, backend=a.backend, model=a.model, threads=a.threads)
+    pipeline = pipeline_config(a)
     return StreamConfig(source=source, width=a.width, height=a.height, fps=a.fps, pipeline=pipeline,
                         events=a.events, telemetry=a.telemetry, show=a.show, record=a.record,
                         save_clip=a.save_clip, out_dir=a.out,
