@@ -75,18 +75,17 @@ int bytes_per_pixel(int32_t f) {
     return 0;
 }
 
-cv::Mat to_gray(const sofp_frame &f) {
+// The caller's pixels as a frame (no copy: read during sofp_push_frame only).
+sofp::GrayFrame as_frame(const sofp_frame &f) {
     const int bpp = bytes_per_pixel(f.format);
     const cv::Mat src(f.height, f.width, CV_8UC(bpp), const_cast<void *>(f.data), f.stride);
-    cv::Mat gray;
     switch (f.format) {
-        case SOFP_PIXEL_GRAY8: src.copyTo(gray); break;
-        case SOFP_PIXEL_BGR8: cv::cvtColor(src, gray, cv::COLOR_BGR2GRAY); break;
-        case SOFP_PIXEL_RGB8: cv::cvtColor(src, gray, cv::COLOR_RGB2GRAY); break;
-        case SOFP_PIXEL_BGRA8: cv::cvtColor(src, gray, cv::COLOR_BGRA2GRAY); break;
-        case SOFP_PIXEL_RGBA8: cv::cvtColor(src, gray, cv::COLOR_RGBA2GRAY); break;
+        case SOFP_PIXEL_BGR8: return sofp::GrayFrame(src, cv::COLOR_BGR2GRAY);
+        case SOFP_PIXEL_RGB8: return sofp::GrayFrame(src, cv::COLOR_RGB2GRAY);
+        case SOFP_PIXEL_BGRA8: return sofp::GrayFrame(src, cv::COLOR_BGRA2GRAY);
+        case SOFP_PIXEL_RGBA8: return sofp::GrayFrame(src, cv::COLOR_RGBA2GRAY);
+        default: return sofp::GrayFrame(src);
     }
-    return gray;
 }
 
 sofp_event to_c_event(const sofp::Event &e, const std::vector<std::string> &labels) {
@@ -259,8 +258,9 @@ sofp_status sofp_push_frame(sofp_pipeline *p, const sofp_frame *f) {
                                                        "; valid: >= 0, or -1 for the previous frame's + 1");
         const int64_t index = f->index >= 0 ? f->index : p->next_index;
         p->next_index = index + 1;
-        const cv::Mat gray = to_gray(*f);
-        const std::vector<sofp::Event> events = p->pipeline->feed(gray, index, static_cast<double>(f->capture_time_ns) * 1e-9);
+        sofp::GrayFrame frame = as_frame(*f);
+        const std::vector<sofp::Event> events =
+            p->pipeline->feed(frame, index, static_cast<double>(f->capture_time_ns) * 1e-9);
         for (const sofp::Event &e : events) {
             p->events.push_back(to_c_event(e, p->pipeline->labels()));
             if (p->events.size() > kMaxQueuedEvents) p->events.pop_front();

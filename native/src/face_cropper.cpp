@@ -39,15 +39,16 @@ void FaceCropper::reset() {
     sizes_.clear();
 }
 
-std::optional<FaceBox> FaceCropper::detect(const cv::Mat &small, double k) {
+std::optional<FaceBox> FaceCropper::detect(GrayFrame &frame, double k) {
+    const cv::Size small = frame.small_size();
     if (box_) {
         const FaceBox b = box_->scaled(1.0 / k);
         const int x0 = py_int(std::max(0.0, b.cx() - b.side())), y0 = py_int(std::max(0.0, b.cy() - b.side()));
-        const int x1 = py_int(std::min(static_cast<double>(small.cols), b.cx() + b.side()));
-        const int y1 = py_int(std::min(static_cast<double>(small.rows), b.cy() + b.side()));
+        const int x1 = py_int(std::min(static_cast<double>(small.width), b.cx() + b.side()));
+        const int y1 = py_int(std::min(static_cast<double>(small.height), b.cy() + b.side()));
         std::vector<FaceBox> found;
         if (x1 - x0 > 24 && y1 - y0 > 24) {
-            cv::Mat roi = small(cv::Range(y0, y1), cv::Range(x0, x1));
+            const cv::Mat roi = frame.small_region(cv::Rect(x0, y0, x1 - x0, y1 - y0));
             found = detector_.detect(roi, kRoiMinFactor * b.side(), kRoiMaxFactor * b.side(), 0.0, kRoiScaleFactor);
         }
         if (!found.empty()) {
@@ -64,37 +65,39 @@ std::optional<FaceBox> FaceCropper::detect(const cv::Mat &small, double k) {
     }
     // No face yet: the whole downscaled frame, alternating no padding and the detector's padding.
     ++searches_;
-    std::vector<FaceBox> found = detector_.detect(small, -1, -1, searches_ % 2 ? 0.0 : -1.0);
+    std::vector<FaceBox> found = detector_.detect(frame.small_full(), -1, -1, searches_ % 2 ? 0.0 : -1.0);
     if (found.empty()) return std::nullopt;
     return found.front().scaled(k);
 }
 
-void FaceCropper::grab_template(const cv::Mat &small, double k) {
+void FaceCropper::grab_template(GrayFrame &frame, double k) {
+    const cv::Size small = frame.small_size();
     const FaceBox b = box_->scaled(1.0 / k);
     const double half = kTemplateHalf * b.side();
     const int x0 = py_round(b.cx() - half), y0 = py_round(b.cy() - half);
     const int x1 = py_round(b.cx() + half), y1 = py_round(b.cy() + half);
-    if (x0 < 0 || y0 < 0 || x1 > small.cols || y1 > small.rows || x1 - x0 < 8 || y1 <= y0) {
+    if (x0 < 0 || y0 < 0 || x1 > small.width || y1 > small.height || x1 - x0 < 8 || y1 <= y0) {
         template_.release();
         return;
     }
-    template_ = small(cv::Range(y0, y1), cv::Range(x0, x1)).clone();
+    template_ = frame.small_region(cv::Rect(x0, y0, x1 - x0, y1 - y0)).clone();
     tpl_ox_ = b.cx() - x0;
     tpl_oy_ = b.cy() - y0;
 }
 
-bool FaceCropper::track(const cv::Mat &small, double k) {
+bool FaceCropper::track(GrayFrame &frame, double k) {
     if (template_.empty()) return false;
+    const cv::Size small = frame.small_size();
     const int th = template_.rows, tw = template_.cols;
     const FaceBox b = box_->scaled(1.0 / k);
     const double reach = kTrackReach * b.side();
     const int x0 = py_int(std::max(0.0, b.cx() - tpl_ox_ - reach));
     const int y0 = py_int(std::max(0.0, b.cy() - tpl_oy_ - reach));
-    const int x1 = py_int(std::min(static_cast<double>(small.cols), b.cx() - tpl_ox_ + tw + reach));
-    const int y1 = py_int(std::min(static_cast<double>(small.rows), b.cy() - tpl_oy_ + th + reach));
+    const int x1 = py_int(std::min(static_cast<double>(small.width), b.cx() - tpl_ox_ + tw + reach));
+    const int y1 = py_int(std::min(static_cast<double>(small.height), b.cy() - tpl_oy_ + th + reach));
     if (x1 - x0 <= tw || y1 - y0 <= th) return false;
     cv::Mat res;
-    cv::matchTemplate(small(cv::Range(y0, y1), cv::Range(x0, x1)), template_, res, cv::TM_CCOEFF_NORMED);
+    cv::matchTemplate(frame.small_region(cv::Rect(x0, y0, x1 - x0, y1 - y0)), template_, res, cv::TM_CCOEFF_NORMED);
     double score = 0;
     cv::Point at;
     cv::minMaxLoc(res, nullptr, &score, nullptr, &at);
@@ -127,49 +130,52 @@ void FaceCropper::smooth(const FaceBox &det) {
     box_ = FaceBox::square(cx, cy, cur, det.score);
 }
 
-cv::Mat FaceCropper::crop(const cv::Mat &gray, const FaceBox &box) const {
+cv::Mat FaceCropper::crop(GrayFrame &frame, const FaceBox &box) const {
     const double side = box.side() * (1.0 + p_.margin);
     const int x0 = py_round(box.cx() - side / 2), y0 = py_round(box.cy() - side / 2);
     const int s = std::max(1, py_round(side));
     cv::Mat patch;
-    if (x0 >= 0 && y0 >= 0 && x0 + s <= gray.cols && y0 + s <= gray.rows) {
-        patch = gray(cv::Rect(x0, y0, s, s));
+    if (x0 >= 0 && y0 >= 0 && x0 + s <= frame.cols() && y0 + s <= frame.rows()) {
+        patch = frame.region(cv::Rect(x0, y0, s, s));
     } else {  // partly outside the frame: replicate the border
         cv::Mat padded;
-        cv::copyMakeBorder(gray, padded, s, s, s, s, cv::BORDER_REPLICATE);
+        cv::copyMakeBorder(frame.full(), padded, s, s, s, s, cv::BORDER_REPLICATE);
         const int px = std::clamp(x0 + s, 0, padded.cols - s), py = std::clamp(y0 + s, 0, padded.rows - s);
         patch = padded(cv::Rect(px, py, s, s));
     }
     cv::Mat out;
-    cv::resize(patch, out, cv::Size(p_.crop_size, p_.crop_size), 0, 0,
-               s > p_.crop_size ? cv::INTER_AREA : cv::INTER_LINEAR);
+    if (s > p_.crop_size)
+        shrink_(patch, out, cv::Size(p_.crop_size, p_.crop_size));  // cv::resize's INTER_AREA, faster
+    else
+        cv::resize(patch, out, cv::Size(p_.crop_size, p_.crop_size), 0, 0, cv::INTER_LINEAR);
     return out;
 }
 
-std::optional<FaceCrop> FaceCropper::operator()(const cv::Mat &gray) {
+std::optional<FaceCrop> FaceCropper::operator()(GrayFrame &frame) {
     if (!box_) {  // no face known: search the whole frame only every search_every frames
         ++idle_;
         if (searches_ > 0 && idle_ < p_.search_every) return std::nullopt;
         idle_ = 0;
     }
-    double k = std::max(1.0, static_cast<double>(gray.cols) / p_.detect_width);
-    cv::Mat small = gray;
+    double k = std::max(1.0, static_cast<double>(frame.cols()) / p_.detect_width);
     if (k != 1.0) {
-        const int sw = std::max(1, py_round(gray.cols / k)), sh = std::max(1, py_round(gray.rows / k));
-        cv::resize(gray, small, cv::Size(sw, sh), 0, 0, cv::INTER_AREA);
+        const int sw = std::max(1, py_round(frame.cols() / k)), sh = std::max(1, py_round(frame.rows() / k));
+        frame.set_small_size(cv::Size(sw, sh));
+    } else {
+        frame.set_small_size(cv::Size(frame.cols(), frame.rows()));
     }
-    k = static_cast<double>(gray.cols) / small.cols;
+    k = static_cast<double>(frame.cols()) / frame.small_size().width;
     bool tracked = false;
     if (box_ && since_detect_ < p_.detect_every) {
-        tracked = track(small, k);
+        tracked = track(frame, k);
         if (!tracked) since_detect_ = p_.detect_every;
     }
     if (!tracked) {
-        std::optional<FaceBox> det = detect(small, k);
+        std::optional<FaceBox> det = detect(frame, k);
         since_detect_ = 0;
         if (!det) {
             ++misses_;
-            if (!box_ || misses_ > p_.max_misses || !track(small, k)) {
+            if (!box_ || misses_ > p_.max_misses || !track(frame, k)) {
                 box_.reset();
                 template_.release();
                 return std::nullopt;
@@ -178,11 +184,11 @@ std::optional<FaceCrop> FaceCropper::operator()(const cv::Mat &gray) {
         } else {
             misses_ = 0;
             smooth(*det);
-            grab_template(small, k);
+            grab_template(frame, k);
         }
     }
     ++since_detect_;
-    return FaceCrop{crop(gray, *box_), *box_, tracked};
+    return FaceCrop{crop(frame, *box_), *box_, tracked};
 }
 
 }  // namespace sofp

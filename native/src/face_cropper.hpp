@@ -7,7 +7,9 @@
 
 #include <opencv2/core.hpp>
 
+#include "area_resize.hpp"
 #include "face_box.hpp"
+#include "gray_frame.hpp"
 #include "haar_detector.hpp"
 #include "params.hpp"
 
@@ -23,17 +25,17 @@ class FaceCropper {
 public:
     FaceCropper(const FaceParams &params, HaarDetector detector);
     void reset();
-    // gray: the frame as H x W CV_8U -> the crop, or nothing when no face is found.
-    std::optional<FaceCrop> operator()(const cv::Mat &gray);
-    // The size x size crop of gray around box enlarged by margin.
-    cv::Mat crop(const cv::Mat &gray, const FaceBox &box) const;
+    // The frame -> the crop, or nothing when no face is found.
+    std::optional<FaceCrop> operator()(GrayFrame &frame);
+    // The size x size crop of the frame around box enlarged by margin.
+    cv::Mat crop(GrayFrame &frame, const FaceBox &box) const;
     double margin() const { return p_.margin; }
     int size() const { return p_.crop_size; }
 
 private:
-    std::optional<FaceBox> detect(const cv::Mat &small, double k);
-    void grab_template(const cv::Mat &small, double k);
-    bool track(const cv::Mat &small, double k);
+    std::optional<FaceBox> detect(GrayFrame &frame, double k);
+    void grab_template(GrayFrame &frame, double k);
+    bool track(GrayFrame &frame, double k);
     void smooth(const FaceBox &det);
 
     FaceParams p_;
@@ -43,6 +45,7 @@ private:
     double tpl_ox_ = 0, tpl_oy_ = 0;
     int since_detect_ = 0, misses_ = 0, searches_ = 0, idle_ = 0;
     std::deque<double> sizes_;
+    mutable AreaResizer shrink_;  // buffers and tables only: crop() stays logically const
 };
 
 }  // namespace sofp

@@ -56,7 +56,7 @@ void Pipeline::store(int64_t index, Entry entry) {
     while (ring_.size() > std::max<size_t>(ring_size_, 2)) ring_.erase(ring_.begin());
 }
 
-const Pipeline::Entry *Pipeline::lookup(int64_t index, int64_t &found) const {
+Pipeline::Entry *Pipeline::lookup(int64_t index, int64_t &found) {
     auto it = ring_.upper_bound(index);  // the stored frame at index, or the latest before it
     if (it == ring_.begin()) return nullptr;
     --it;
@@ -76,7 +76,7 @@ bool Pipeline::same_geometry(const FaceBox &a, const FaceBox &b) const {
     return ga[0] == gb[0] && ga[1] == gb[1] && ga[2] == gb[2];
 }
 
-std::vector<Event> Pipeline::feed(const cv::Mat &gray, int64_t index, double timestamp) {
+std::vector<Event> Pipeline::feed(GrayFrame &frame, int64_t index, double timestamp) {
     const Clock::time_point t_start = Clock::now();
     tel_ = Telemetry{};
     tel_.index = index;
@@ -87,7 +87,7 @@ std::vector<Event> Pipeline::feed(const cv::Mat &gray, int64_t index, double tim
     if (!spotter_) measure_fps(timestamp);
 
     Clock::time_point t0 = Clock::now();
-    std::optional<FaceCrop> crop = (*face_)(gray);
+    std::optional<FaceCrop> crop = (*face_)(frame);
     tel_.stage_ms[kFace] = ms_since(t0);
     if (!crop) {
         reset();
@@ -97,7 +97,7 @@ std::vector<Event> Pipeline::feed(const cv::Mat &gray, int64_t index, double tim
     }
     tel_.face = true;
     tel_.tracked = crop->tracked;
-    Entry entry{crop->gray, crop->box, timestamp, std::nullopt, cv::Mat()};
+    Entry entry{crop->gray, cv::Mat(), crop->box, timestamp, std::nullopt, cv::Mat()};
     if (!spotter_) {  // rate not known yet: keep the crop, spot from the next frames on
         store(index, std::move(entry));
         tel_.state = "measuring-fps";
@@ -106,15 +106,19 @@ std::vector<Event> Pipeline::feed(const cv::Mat &gray, int64_t index, double tim
     }
     const int64_t ref_index = spotter_->reference_for(index);
     int64_t found_index = 0;
-    const Entry *ref = ref_index != index ? lookup(ref_index, found_index) : nullptr;
+    Entry *ref = ref_index != index ? lookup(ref_index, found_index) : nullptr;
     double magnitude = 0.0;
     if (ref) {
         const Clock::time_point ta = Clock::now();
         // this frame cut with the reference's box: box jitter and re-detections are not motion
-        cv::Mat cur = same_geometry(ref->box, entry.box) ? entry.gray : face_->crop(gray, ref->box);
+        const bool same = same_geometry(ref->box, entry.box);
+        cv::Mat cur = same ? entry.gray : face_->crop(frame, ref->box), cur_spectrum;
         entry.ref_index = found_index;
         entry.at_ref = cur;
-        const cv::Mat aligned = p_.stabiliser.method == "none" ? cur : motion_aligner_.align(ref->gray, cur);
+        const cv::Mat aligned = p_.stabiliser.method == "none"
+                                    ? cur
+                                    : motion_aligner_.align(ref->gray, ref->spectrum, cur,
+                                                            same ? entry.spectrum : cur_spectrum);
         const Clock::time_point tb = Clock::now();
         const cv::Mat flow = motion_flow_.compute(ref->gray, aligned);
         magnitude = motion_magnitude(flow, p_.top_fraction, p_.cell);

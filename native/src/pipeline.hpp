@@ -14,6 +14,7 @@
 #include "backend.hpp"
 #include "dis_flow.hpp"
 #include "face_cropper.hpp"
+#include "gray_frame.hpp"
 #include "params.hpp"
 #include "spotter.hpp"
 #include "stabiliser.hpp"
@@ -51,8 +52,8 @@ class Pipeline {
 public:
     Pipeline(Params params, std::unique_ptr<FaceCropper> face, std::unique_ptr<InferenceBackend> backend,
              std::vector<std::string> labels, PipelineOptions options);
-    // gray: the frame as H x W CV_8U; box coordinates are its px. Returns the events it completed.
-    std::vector<Event> feed(const cv::Mat &gray, int64_t index, double timestamp);
+    // The frame (box coordinates are its px). Returns the events it completed.
+    std::vector<Event> feed(GrayFrame &frame, int64_t index, double timestamp);
     void reset();
     const Telemetry &telemetry() const { return tel_; }
     const std::vector<std::string> &labels() const { return labels_; }
@@ -64,6 +65,7 @@ public:
 private:
     struct Entry {
         cv::Mat gray;
+        cv::Mat spectrum;  // gray's phase-correlation spectrum, once it has been computed
         FaceBox box;
         double timestamp = 0;
         std::optional<int64_t> ref_index;
@@ -72,7 +74,7 @@ private:
     void start_spotter(double fps);
     void measure_fps(double timestamp);
     void store(int64_t index, Entry entry);
-    const Entry *lookup(int64_t index, int64_t &found) const;
+    Entry *lookup(int64_t index, int64_t &found);
     bool same_geometry(const FaceBox &a, const FaceBox &b) const;
     std::optional<Event> classify(const SpottedInterval &interval, std::chrono::steady_clock::time_point start);
 

@@ -96,7 +96,9 @@ int run(int argc, char **argv) {
         std::vector<double> out;
         for (std::string line; std::getline(list, line);) {
             if (line.empty()) continue;
-            const std::optional<sofp::FaceCrop> c = face(read_gray(line));
+            const cv::Mat gray = read_gray(line);
+            sofp::GrayFrame frame(gray);
+            const std::optional<sofp::FaceCrop> c = face(frame);
             out.insert(out.end(), {c ? 1.0 : 0.0, c ? c->box.x : 0, c ? c->box.y : 0, c ? c->box.w : 0, c ? c->box.h : 0});
         }
         write_raw(argv[3], out.data(), out.size());

@@ -5,14 +5,18 @@
 #include <vector>
 
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "check.hpp"
 #include "error.hpp"
+#include "area_resize.hpp"
 #include "features.hpp"
+#include "gray_frame.hpp"
 #include "json_number.hpp"
 #include "median.hpp"
 #include "motion.hpp"
 #include "params.hpp"
+#include "phase_correlation.hpp"
 #include "sha256.hpp"
 #include "spotter.hpp"
 
@@ -123,6 +127,77 @@ void test_params() {
     CHECK(refused("{\"format\": \"sofp-params/1\"}"));
 }
 
+// PhaseCorrelator (spectra computed once, fused normalisation) gives cv::phaseCorrelate's shift.
+void test_phase_correlation() {
+    cv::RNG rng(7);
+    cv::Mat base(160, 160, CV_8U);
+    rng.fill(base, cv::RNG::UNIFORM, 0, 256);
+    cv::GaussianBlur(base, base, cv::Size(7, 7), 2.5);
+    sofp::PhaseCorrelator pc;
+    double worst = 0;
+    for (int i = 0; i < 40; ++i) {
+        const double sx = rng.uniform(-6.0, 6.0), sy = rng.uniform(-6.0, 6.0);
+        const cv::Mat m = (cv::Mat_<double>(2, 3) << 1, 0, sx, 0, 1, sy);
+        cv::Mat moved;
+        cv::warpAffine(base, moved, m, base.size(), cv::INTER_LINEAR, cv::BORDER_REFLECT);
+        const cv::Rect roi(24, 24, 112, 112);
+        const cv::Mat ref = base(roi).clone(), cur = moved(roi).clone();
+        cv::Mat rf, cf, window;
+        ref.convertTo(rf, CV_32F);
+        cur.convertTo(cf, CV_32F);
+        cv::createHanningWindow(window, ref.size(), CV_32F);
+        const cv::Point2d want = cv::phaseCorrelate(rf, cf, window);
+        const cv::Point2d got = pc.shift(ref, pc.spectrum(ref), cur, pc.spectrum(cur));
+        worst = std::max({worst, std::fabs(got.x - want.x), std::fabs(got.y - want.y)});
+        CHECK(std::fabs(got.x - sx) < 0.6 && std::fabs(got.y - sy) < 0.6);
+    }
+    std::printf("phase correlation: max |shift - cv::phaseCorrelate's| %.2e px\n", worst);
+    CHECK(worst < 1e-6);
+}
+
+// GrayFrame's regions (converted and downscaled on demand) equal the same regions of the whole frame
+// converted with cv::cvtColor and downscaled with cv::resize (INTER_AREA), for integer and other scales.
+void test_gray_frame() {
+    cv::RNG rng(11);
+    for (const cv::Size size : {cv::Size(640, 480), cv::Size(641, 479), cv::Size(160, 120)}) {
+        cv::Mat bgr(size, CV_8UC3);
+        rng.fill(bgr, cv::RNG::UNIFORM, 0, 256);
+        cv::Mat gray, small;
+        cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+        const cv::Size small_size(160, 120);
+        cv::resize(gray, small, small_size, 0, 0, cv::INTER_AREA);
+        sofp::GrayFrame frame(bgr, cv::COLOR_BGR2GRAY);
+        frame.set_small_size(small_size);
+        for (int i = 0; i < 50; ++i) {
+            const int x0 = rng.uniform(0, 150), y0 = rng.uniform(0, 110);
+            const cv::Rect r(x0, y0, rng.uniform(1, 160 - x0 + 1), rng.uniform(1, 120 - y0 + 1));
+            CHECK(cv::norm(frame.small_region(r), small(r), cv::NORM_INF) == 0);
+            const cv::Rect g = cv::Rect(r.x * 2, r.y * 2, r.width * 2, r.height * 2) & cv::Rect(cv::Point(), size);
+            if (!g.empty()) CHECK(cv::norm(frame.region(g), gray(g), cv::NORM_INF) == 0);
+        }
+        CHECK(cv::norm(frame.small_full(), small, cv::NORM_INF) == 0);
+        CHECK(cv::norm(frame.full(), gray, cv::NORM_INF) == 0);
+    }
+}
+
+// AreaResizer gives cv::resize's INTER_AREA output exactly, for every source size the face crop meets.
+void test_area_resize() {
+    cv::RNG rng(5);
+    sofp::AreaResizer shrink;
+    int differing = 0;
+    for (int s = 100; s <= 420; ++s) {
+        for (const cv::Size to : {cv::Size(112, 112), cv::Size(rng.uniform(20, 100), rng.uniform(20, 100))}) {
+            cv::Mat src(s, s + (s % 3), CV_8U), want, got;
+            rng.fill(src, cv::RNG::UNIFORM, 0, 256);
+            cv::resize(src, want, to, 0, 0, cv::INTER_AREA);
+            shrink(src, got, to);
+            differing += cv::norm(got, want, cv::NORM_INF) != 0;
+        }
+    }
+    std::printf("area resize: %d of 642 sizes differ from cv::resize\n", differing);
+    CHECK(differing == 0);
+}
+
 }  // namespace
 
 int main() {
@@ -133,5 +208,8 @@ int main() {
     test_motion();
     test_spotter();
     test_params();
+    test_phase_correlation();
+    test_gray_frame();
+    test_area_resize();
     return TEST_MAIN_RESULT("sofp_unit_tests");
 }
