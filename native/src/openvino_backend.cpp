@@ -1,4 +1,5 @@
 // CPU inference: the exported ONNX graph through OpenVINO's C++ API, one thread by default.
+#include <openvino/frontend/manager.hpp>
 #include <openvino/openvino.hpp>
 
 #include "backend.hpp"
@@ -14,7 +15,12 @@ public:
         : size_(size), batch_(batch), classes_(static_cast<int>(sidecar.labels.size())) {
         std::shared_ptr<ov::Model> model;
         try {
-            model = core_.read_model(model_path);
+            // The ONNX frontend only (ov::Core::read_model tries every frontend: TensorFlow's would claim
+            // a garbage file, log parse errors to stderr and leave memory in libprotobuf).
+            onnx_ = frontends_.load_by_framework("onnx");
+            const ov::frontend::InputModel::Ptr input = onnx_->load(model_path);
+            if (!input) throw std::runtime_error("not an ONNX model");
+            model = onnx_->convert(input);
         } catch (const std::exception &e) {
             throw Error(SOFP_ERR_MODEL, "OpenVINO cannot read " + model_path + ": " + first_line(e.what()));
         }
@@ -68,6 +74,8 @@ private:
         return line.size() > 300 ? line.substr(0, 300) : line;
     }
 
+    ov::frontend::FrontEndManager frontends_;  // declared first: outlives the model and the compiled model
+    ov::frontend::FrontEnd::Ptr onnx_;
     ov::Core core_;
     ov::CompiledModel compiled_;
     ov::InferRequest request_;
