@@ -16,6 +16,7 @@
 
 #include "jsonl.hpp"
 #include "options.hpp"
+#include "recorder.hpp"
 #include "sofp/sofp.h"
 #include "sources.hpp"
 
@@ -47,6 +48,8 @@ int run(const Options &o) {
         throw UsageError("model file not found: " + o.model + "; pass an .onnx (python export/to_onnx.py) or a "
                          "TensorRT engine (export/to_trt.py)");
     std::unique_ptr<FrameSource> source = open_source(o);
+    const double out_fps = source->fps() > 0 ? source->fps() : o.fps;
+    VideoOut record(o.record, out_fps), clip(o.save_clip, out_fps);
 
     sofp_config cfg;
     sofp_config_init(&cfg);
@@ -73,6 +76,7 @@ int run(const Options &o) {
         std::cerr << "\n  libsofp    " << sofp_version() << "\n";
     }
     JsonLines events(o.events), telemetry(o.telemetry);
+    std::string last_event;
     if (telemetry.open()) telemetry.write(start_record(*source, pipe.p));
 
     long long frames = 0, with_face = 0, n_events = 0;
@@ -128,6 +132,8 @@ int run(const Options &o) {
         while (sofp_poll_event(pipe.p, &ev) == SOFP_OK) {
             ++n_events;
             const std::string line = event_line(pipe.p, ev);
+            last_event = cv::format("%s  apex %.2f s  p %.2f", ev.label, ev.apex_time,
+                                    static_cast<double>(ev.probabilities[ev.label_index]));
             if (events.open()) events.write(line);
             else std::cout << line << std::endl;  // flushed per event
         }
@@ -135,6 +141,8 @@ int run(const Options &o) {
         sofp_last_frame_info(pipe.p, &info);
         with_face += info.face;
         if (telemetry.open()) telemetry.write(frame_record(info));
+        if (clip.open()) clip.write(frame.image);
+        if (record.open()) record.write(annotate(frame.image, info, last_event));
     }
     const bool interrupted = g_signal != 0;
     sofp_frame_info_init(&info);

@@ -29,6 +29,9 @@ const char *kUsage =
     "  --fps R              requested camera rate, or the rate of a folder/file (frames/s)\n"
     "  --events FILE        write events as JSON Lines here (default: stdout)\n"
     "  --telemetry FILE     per-frame JSON Lines: stage timings (ms), motion, state\n"
+    "  --record OUT         write the stream with the pipeline's state and events drawn on it:\n"
+    "                       .avi (MJPG), .mkv (FFV1, lossless) or .mp4 (mp4v)\n"
+    "  --save-clip FILE     write the frames as read (no overlay), to run again later; .avi, .mkv or .mp4\n"
     "  --threads N          inference threads (default 1)\n"
     "  --cv-threads N       OpenCV threads (default 1; 0: OpenCV's default)\n"
     "  --max-frames N       stop after N frames\n"
@@ -99,6 +102,8 @@ Options parse_options(int argc, char **argv) {
         else if (a == "--fps") o.fps = number(a, v);
         else if (a == "--events") o.events = v;
         else if (a == "--telemetry") o.telemetry = v;
+        else if (a == "--record") o.record = v;
+        else if (a == "--save-clip") o.save_clip = v;
         else if (a == "--threads") o.threads = static_cast<int>(integer(a, v, 1));
         else if (a == "--cv-threads") o.cv_threads = static_cast<int>(integer(a, v, 0));
         else if (a == "--max-frames") o.max_frames = integer(a, v, 1);

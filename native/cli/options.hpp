@@ -21,6 +21,7 @@ struct Options {
     int width = 0, height = 0;  // requested capture size (0: the device's)
     double fps = 0;             // camera request, or the rate of a folder / file override (0: none)
     std::string model, backend = "auto", flow = "auto", events, telemetry, params, cascade;
+    std::string record, save_clip;  // annotated / clean video out (empty: none)
     int threads = 1, cv_threads = 1, retries = 5;
     long long max_frames = 0;  // 0: no limit
     bool quiet = false, help = false;

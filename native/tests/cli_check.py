@@ -8,7 +8,11 @@
 2. Exit codes and one `error:` line for: --help (0), no source (2), unknown option (2), --frames
    without --fps (2), a missing model (2), an unknown model type (2), a foreign engine (an engine
    whose sidecar describes an ONNX graph: 2), a missing video (2), a corrupt video (1), an
-   undecodable frame (1), Ctrl-C (130, events so far kept) and SIGTERM (143).
+   undecodable frame (1), an unknown video type for --record (2), Ctrl-C (130, events so far kept)
+   and SIGTERM (143).
+3. --save-clip (FFV1 .mkv) keeps the frames as read: the clip decodes to the input frames, and the
+   CLI run again on it (--video) gives the same events; --record (.avi) has one annotated frame per
+   frame read.
 """
 
 from __future__ import annotations
@@ -66,6 +70,36 @@ def check_same_events(rep: Report, cli: str, model: str, frames: Path, tmp: Path
               f"telemetry: start, {kinds.count('frame')} frame records, summary {tel[-1]}")
 
 
+def check_recording(rep: Report, cli: str, model: str, frames: Path, tmp: Path) -> None:
+    clip, rec, ev1, ev2 = tmp / "clip.mkv", tmp / "rec.avi", tmp / "rec_events.jsonl", tmp / "clip_events.jsonl"
+    r = run([cli, "--frames", str(frames), "--fps", "100", "--model", model, "--events", str(ev1),
+             "--save-clip", str(clip), "--record", str(rec), "--quiet"])
+    rep.check(r.returncode == 0 and clip.is_file() and rec.is_file(),
+              f"--save-clip clip.mkv --record rec.avi: exit {r.returncode} {r.stderr.strip()[-200:]}")
+    if r.returncode:
+        return
+    cap = cv2.VideoCapture(str(clip))
+    worst, n = 0, 0
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        worst = max(worst, int(cv2.absdiff(img, cv2.imread(str(frames / f"frame{n}.png"))).max()))
+        n += 1
+    rep.check(n == N_FRAMES and worst == 0, f"--save-clip: {n} frames decoded, max |delta| {worst} grey levels")
+    cap = cv2.VideoCapture(str(rec))
+    m = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, img = cap.read()
+    rep.check(m == N_FRAMES and ok and img.shape == cv2.imread(str(frames / "frame0.png")).shape,
+              f"--record: {m} frames of {img.shape if ok else None}")
+    r = run([cli, "--video", str(clip), "--fps", "100", "--model", model, "--events", str(ev2), "--quiet"])
+    a, b = read_jsonl(ev1), read_jsonl(ev2)
+    key = [(e["label"], e["onset_frame"], e["apex_frame"], e["offset_frame"]) for e in a]
+    rep.check(r.returncode == 0 and len(a) >= 1 and key == [(e["label"], e["onset_frame"], e["apex_frame"],
+                                                              e["offset_frame"]) for e in b],
+              f"--video on the saved clip: exit {r.returncode}, {len(b)} events, the same as from the frames: {key}")
+
+
 def check_exit_codes(rep: Report, cli: str, model: str, frames: Path, tmp: Path) -> None:
     (tmp / "notes.txt").write_text("not a model")
     engine = tmp / "foreign.engine"
@@ -88,6 +122,8 @@ def check_exit_codes(rep: Report, cli: str, model: str, frames: Path, tmp: Path)
         (["--video", str(tmp / "missing.mp4"), "--model", model], 2, "not found"),
         (["--video", str(tmp / "bad.mp4"), "--model", model], 1, "cannot read video"),
         (["--frames", str(broken), "--fps", "30", "--model", model, "--quiet"], 1, "could not be decoded"),
+        (["--frames", str(frames), "--fps", "100", "--model", model, "--record", str(tmp / "out.xyz")], 2,
+         "unknown video type"),
     ]
     for args, code, text in cases:
         r = run([cli, *args])
@@ -125,6 +161,7 @@ def main() -> int:
             cv2.imwrite(str(frames / f"frame{i}.png"), clip.frames[i])
         check_same_events(rep, a.cli, a.model, frames, tmp)
         check_exit_codes(rep, a.cli, a.model, frames, tmp)
+        check_recording(rep, a.cli, a.model, frames, tmp)
     print(f"cli: {len(rep.failures)} of the checks above failed" if rep.failures else "cli: every check passed")
     return 1 if rep.failures else 0
 
