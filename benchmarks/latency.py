@@ -1,7 +1,8 @@
-"""End-to-end latency of the live pipeline and spotting accuracy on clips with known intervals.
+"""End-to-end latency of the live pipeline, the native runtime beside it, and spotting accuracy.
 
     python benchmarks/latency.py                       # every CPU flow x inference backend here
     python benchmarks/latency.py --flows cpu-dis --backends onnxruntime --passes 3
+    python benchmarks/latency.py --native build/native/libsofp.so   # the native runtime's library
 
 Latency: the demo clip (640 x 480 frames of the astronaut face with head drift, sensor noise
 and three injected micro-movements, 100 frames/s) is played forwards and backwards (so the
@@ -9,6 +10,13 @@ stream never jumps) through ``Pipeline.feed``; every frame's total and per-stage
 recorded after a warm-up pass. Frame decoding/rendering is not timed (a camera delivers
 frames). Per combination: p50 / p95 / p99 / max, frames/s at the median and on average, and the
 cost of the frames that classify an event (feature flow + inference, ~1 % of frames).
+
+Native beside Python (when libsofp is built; --native): every frame of the same clip goes through
+the Python pipeline (cpu-dis, ONNX Runtime) and libsofp through its C API (cpu-dis, OpenVINO) in
+turn, the order alternating frame by frame so that a load spike hits both alike, both on one
+OpenCV thread and one inference thread with the exported .onnx. Per pipeline: the call's wall and
+CPU time (the native call includes the ctypes binding and polling), the telemetry's per-stage
+times, frames/s at the median, the native-to-Python ratios, and whether both gave the same events.
 
 Spotting: F1 at IoU >= 0.5 (the MEGC rule) on demo clips of several seeds, clean (no drift, no
 noise) and with drift and noise, through the whole pipeline; and on synthetic motion curves at
@@ -48,6 +56,8 @@ class LatencyConfig:
     spot_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     curve_clips: int = 20
     threads: int = 1
+    native_lib: str | None = None  # libsofp to run beside the Python pipeline (None: skip)
+    native_model: str = str(ROOT / "runtime" / "builtin" / "sofp_composite.onnx")
     out_dir: str = str(ROOT / "benchmarks" / "results")
     command: str = ""
     extra: dict = field(default_factory=dict)
@@ -140,7 +150,7 @@ def bench_combo(frames: list[np.ndarray], fps: float, flow: str, backend: str, m
             cpu_ms = 1000 * (time.thread_time() - c0)
             if k < n:  # warm-up pass
                 continue
-            tel = p.telemetry
+            tel = p.last_telemetry
             totals.append(total)
             cpu.append(cpu_ms)
             for s in STAGES:
@@ -161,6 +171,64 @@ def bench_combo(frames: list[np.ndarray], fps: float, flow: str, backend: str, m
         "non_event_p99_ms": float(np.percentile(np.delete(t, [i for i, v in enumerate(t) if v in event_ms]), 99)),
         "_totals": t.tolist(),
     }
+
+
+def native_beside_python(frames: list[np.ndarray], fps: float, cfg: LatencyConfig) -> dict:
+    """The Python pipeline and libsofp on the same frames, interleaved (see the module docstring)."""
+    sys.path.insert(0, str(ROOT / "native" / "python"))
+    from sofp_native import NativePipeline, load_library
+
+    from sofp.runtime.pipeline import Pipeline, PipelineConfig
+    from sofp.runtime.sources.base import Frame
+
+    n = len(frames)
+    os.environ.setdefault("OPENCV_FOR_THREADS_NUM", str(cfg.threads))  # libsofp's OpenCV, read when it loads
+    lib = load_library(cfg.native_lib)
+    rec = {name: {"call": [], "cpu": [], "total": [], "stages": {s: [] for s in STAGES}, "events": []}
+           for name in ("python", "native")}
+    with Pipeline(PipelineConfig(flow="cpu-dis", backend="onnxruntime", model=cfg.native_model, threads=1,
+                                 fps=fps)) as py, NativePipeline(lib, cfg.native_model, fps=fps, threads=1) as nat:
+        def py_step(image: np.ndarray, k: int) -> tuple[list, dict]:
+            evs = py.feed(Frame(image, k, k / fps))
+            return [e.to_dict() for e in evs], {"total": py.last_telemetry.total_ms, **py.last_telemetry.stages_ms}
+
+        def nat_step(image: np.ndarray, k: int) -> tuple[list, dict]:
+            evs = nat.feed(image, k, k / fps)
+            info = nat.frame_info()
+            return evs, {"total": info["total_ms"], **info["stages_ms"]}
+
+        steps = [("python", py_step), ("native", nat_step)]
+        for k, i in enumerate(tqdm(_pingpong(n, cfg.passes), desc="native beside python", leave=False, mininterval=2)):
+            for name, step in (steps if k % 2 == 0 else steps[::-1]):
+                c0, t0 = time.thread_time(), time.perf_counter()
+                evs, tel = step(frames[i], k)
+                wall, cpu = 1000 * (time.perf_counter() - t0), 1000 * (time.thread_time() - c0)
+                if k < n:  # warm-up pass
+                    continue
+                r = rec[name]
+                r["call"].append(wall)
+                r["cpu"].append(cpu)
+                r["total"].append(tel["total"])
+                for s in STAGES:
+                    r["stages"][s].append(tel[s])
+                r["events"] += [(e["onset_frame"], e["apex_frame"], e["offset_frame"], e["label"]) for e in evs]
+        description = nat.description
+    out: dict = {"library": cfg.native_lib, "libsofp": lib.sofp_version().decode(), "native_backend": description,
+                 "model": cfg.native_model, "timed_frames": len(rec["python"]["call"]), "pipelines": {}}
+    for name, r in rec.items():
+        call, cpu = pct(r["call"]), pct(r["cpu"])
+        out["pipelines"][name] = {"call_ms": call, "cpu_ms": cpu, "total_ms": pct(r["total"]),
+                                  "stages_ms": {s: pct(v) for s, v in r["stages"].items()},
+                                  "fps_at_median": 1000 / call["p50"], "fps_mean": 1000 / call["mean"],
+                                  "fps_at_cpu_median": 1000 / cpu["p50"], "events": len(r["events"]),
+                                  "_call": r["call"]}
+    p, q = out["pipelines"]["python"], out["pipelines"]["native"]
+    for key in ("fps_at_median", "fps_mean", "fps_at_cpu_median"):
+        out[f"ratio_{key}"] = q[key] / p[key]
+    out["same_events"] = rec["python"]["events"] == rec["native"]["events"]
+    out["target"] = {"ratio": 1.5, "p99_ms": 2.0, "ratio_met": out["ratio_fps_at_median"] >= 1.5,
+                     "p99_met": q["call_ms"]["p99"] <= 2.0}
+    return out
 
 
 def spotting_on_demo_clips(seeds: tuple[int, ...], model: str) -> dict:
@@ -224,13 +292,13 @@ def spotting_on_curves(n_clips: int) -> dict:
     return out
 
 
-def _png(results: list[dict], path: Path) -> None:
+def _png(results: list[dict], native: dict | None, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), dpi=110)
+    fig, axes = plt.subplots(1, 3 if native else 2, figsize=(19.5 if native else 13, 4.2), dpi=110)
     ax = axes[0]
     bins = np.logspace(np.log10(0.3), np.log10(60), 70)
     for r in results:
@@ -257,6 +325,19 @@ def _png(results: list[dict], path: Path) -> None:
     ax.set_title("where the time goes (mean per frame)")
     ax.legend(fontsize=7)
     ax.tick_params(axis="x", labelsize=7)
+    if native:
+        ax = axes[2]
+        bins = np.logspace(np.log10(0.3), np.log10(60), 70)
+        for name in ("python", "native"):
+            t = np.asarray(native["pipelines"][name]["_call"])
+            ax.hist(t, bins=bins, histtype="step", lw=1.3,
+                    label=f"{name}: p50 {np.median(t):.2f}, p99 {np.percentile(t, 99):.2f} ms")
+        ax.axvline(2.0, color="r", ls=":", lw=1)
+        ax.text(2.0, ax.get_ylim()[1] * 0.9, " native p99 target", fontsize=8, color="r")
+        ax.set_xscale("log")
+        ax.set_xlabel("per frame call (ms, log)")
+        ax.set_title(f"same frames, interleaved: native {native['ratio_fps_at_median']:.2f} x Python frames/s")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -309,6 +390,29 @@ def _md(doc: dict) -> str:
                   f"{tgt['p99']:.2f} ms ({'met' if tgt['met'] else 'NOT met'}); CPU time "
                   f"{tgt['fps_at_cpu_median']:.0f} frames/s at the median, p99 {tgt['cpu_p99']:.2f} ms "
                   f"({'met' if tgt['met_cpu'] else 'NOT met'}).", ""]
+    nat = doc.get("native")
+    if nat:
+        p, q = nat["pipelines"]["python"], nat["pipelines"]["native"]
+        lines += ["## Native runtime (libsofp) beside the Python runtime", "",
+                  f"Same frames, interleaved frame by frame ({nat['timed_frames']} timed frames each), one OpenCV "
+                  f"thread and one inference thread each, model `{Path(nat['model']).name}`. Python: cpu-dis + "
+                  f"ONNX Runtime; native: libsofp {nat['libsofp']} ({nat['native_backend']}), called through "
+                  f"ctypes. Same events from both: {nat['same_events']} ({p['events']} / {q['events']}).", "",
+                  "| per frame (ms) | Python p50 | Python p99 | native p50 | native p99 |", "|---|---|---|---|---|"]
+        for title, key in (("call (wall)", "call_ms"), ("call (CPU time of the thread)", "cpu_ms"),
+                           ("pipeline total (telemetry)", "total_ms")):
+            a, b = p[key], q[key]
+            lines.append(f"| {title} | {a['p50']:.3f} | {a['p99']:.3f} | {b['p50']:.3f} | {b['p99']:.3f} |")
+        for st in STAGES:
+            a, b = p["stages_ms"][st], q["stages_ms"][st]
+            lines.append(f"| stage {st} | {a['p50']:.3f} | {a['p99']:.3f} | {b['p50']:.3f} | {b['p99']:.3f} |")
+        t = nat["target"]
+        lines += ["", f"Frames/s at the median call: Python {p['fps_at_median']:.0f}, native {q['fps_at_median']:.0f} "
+                      f"(**{nat['ratio_fps_at_median']:.2f} x**; from the mean call {nat['ratio_fps_mean']:.2f} x; at "
+                      f"the median CPU time {nat['ratio_fps_at_cpu_median']:.2f} x). Target >= 1.5 x: "
+                      f"{'met' if t['ratio_met'] else 'NOT met'}. Native p99 of the call {q['call_ms']['p99']:.2f} ms "
+                      f"wall, {q['cpu_ms']['p99']:.2f} ms CPU (target <= 2 ms: "
+                      f"{'met' if t['p99_met'] else 'NOT met'}).", ""]
     lines += ["## Spotting", "",
               "F1 at IoU >= 0.5 (MEGC rule: a spotted interval matches a true one when their frame intervals' "
               "IoU >= 0.5; each true interval matches once).", "",
@@ -356,6 +460,10 @@ def run_latency(cfg: LatencyConfig) -> dict:
                 r = results[-1]
                 print(f"{flow} + {backend}: p50 {r['total_ms']['p50']:.2f} ms ({r['fps_at_median']:.0f} fps), "
                       f"p99 {r['total_ms']['p99']:.2f} ms, events {r['events']}", file=sys.stderr)
+        native = native_beside_python(frames, clip.fps, cfg) if cfg.native_lib else None
+        if native:
+            print(f"native beside python: {native['ratio_fps_at_median']:.2f} x frames/s at the median, same events "
+                  f"{native['same_events']}", file=sys.stderr)
         spot_demo = spotting_on_demo_clips(cfg.spot_seeds, model)
     spot_curves = spotting_on_curves(cfg.curve_clips)
     target = None
@@ -379,12 +487,16 @@ def run_latency(cfg: LatencyConfig) -> dict:
         "clip": {"fps": clip.fps, "frames": len(frames), "size": [640, 480], "seed": cfg.seed},
         "model": model_what, "target": target,
         "latency": results,
+        "native": native,
         "spotting": {"rule": "IoU >= 0.5 (MEGC)", "demo_clips": spot_demo, "curves": spot_curves},
     }
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _png(results, out / "latency.png")
+    _png(results, native, out / "latency.png")
     slim = {**doc, "latency": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]}
+    if native:
+        slim["native"] = {**native, "pipelines": {name: {k: v for k, v in r.items() if not k.startswith("_")}
+                                                  for name, r in native["pipelines"].items()}}
     (out / "latency.json").write_text(json.dumps(slim, indent=2) + "\n")
     (out / "latency.md").write_text(_md(slim))
     print(f"wrote {out / 'latency.json'}, {out / 'latency.md'}, {out / 'latency.png'}", file=sys.stderr)
@@ -399,12 +511,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--passes", type=int, default=3, help="passes over the clip (the first is warm-up)")
     p.add_argument("--spot-seeds", type=int, default=5, help="demo clips per spotting condition")
     p.add_argument("--curve-clips", type=int, default=20, help="synthetic curves per frame rate")
+    p.add_argument("--native", default=str(ROOT / "build" / "native" / "libsofp.so"),
+                   help="libsofp to run beside the Python pipeline (default: the build tree's, when built; "
+                        "'none' to skip)")
+    p.add_argument("--native-model", default=str(ROOT / "runtime" / "builtin" / "sofp_composite.onnx"),
+                   help="exported .onnx with its sidecar, run by both pipelines in the side-by-side")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     a = p.parse_args(argv)
     if a.passes < 2:
         raise UsageError(f"--passes {a.passes}: need >= 2 (the first is warm-up)")
+    native_lib = None if a.native == "none" else a.native
+    if native_lib and not Path(native_lib).is_file():
+        if a.native != p.get_default("native"):
+            raise UsageError(f"--native {native_lib}: not found (build: cmake -S . -B build && cmake --build build)")
+        print(f"skip the native runtime: {native_lib} is not built", file=sys.stderr)
+        native_lib = None
+    if native_lib and not Path(a.native_model).is_file():
+        raise UsageError(f"--native-model {a.native_model}: not found (python export/to_onnx.py writes one)")
     cfg = LatencyConfig(flows=tuple(a.flows.split(",")), backends=tuple(a.backends.split(",")), model=a.model,
                         passes=a.passes, spot_seeds=tuple(range(a.spot_seeds)), curve_clips=a.curve_clips,
+                        native_lib=native_lib, native_model=a.native_model,
                         out_dir=a.out, command="python benchmarks/latency.py " + " ".join(argv or sys.argv[1:]))
     run_latency(cfg)
     return 0
