@@ -35,6 +35,26 @@ def test_centring_ignores_a_per_image_offset_and_keeps_the_mirror_identity():
     assert l_sym.item() < 1e-10  # conditioning keeps mirrored quadrants identical to their partners
 
 
+def test_blur_smooths_the_centred_channels_and_keeps_the_mirror_identity():
+    from sofp.training.models.configs import SofpConfig
+
+    torch.manual_seed(0)
+    model = build_model("sofp", blur=0.8).eval()
+    conditioning = model.global_encoder.conditioning
+    x = torch.rand(3, 3, 28, 28)
+    assert torch.allclose(conditioning(mirror(x)), mirror(conditioning(x)), atol=1e-6)
+    sharp = build_model("sofp").eval().global_encoder.conditioning(x)
+    rough = lambda t: (t[..., 1:, :] - t[..., :-1, :]).abs().mean()  # noqa: E731
+    assert rough(conditioning(x)) < 0.5 * rough(sharp)  # white noise loses most of its pixel-to-pixel steps
+    assert torch.allclose(conditioning(x).mean(dim=(-2, -1)), sharp.mean(dim=(-2, -1)), atol=0.02)
+    tokens = [enc(x) for enc in model.region_encoders]
+    assert torch.allclose(model.fuse(model.global_encoder(x), *tokens), model(x), atol=1e-6)
+    with pytest.raises(ValueError, match="sigma"):
+        SofpConfig(blur=-1.0)
+    with pytest.raises(ValueError, match="center"):
+        SofpConfig(blur=1.0, center=False)
+
+
 def test_split_encoders_compute_what_the_whole_model_does():
     model = build_model("sofp").eval()  # conditioning lives inside every encoder
     x = torch.rand(3, 3, 28, 28)

@@ -36,10 +36,15 @@ class SofpConfig:
     center: bool = True  # subtract each channel's image mean (re-centred on 0.5) before the encoders
     scale: bool = False  # with center: divide each channel by its image standard deviation (x 0.25)
     use_strain: bool = False  # False: the strain channel is zeroed at the input (flows disagree on it)
+    blur: float = 0.0  # with center: Gaussian sigma (pixels of the 28 x 28 image) smoothing each channel
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {self.encoder!r}; known: {', '.join(ENCODERS)}")
+        if not 0.0 <= self.blur <= 3.0:
+            raise ValueError(f"blur must be a Gaussian sigma in 0..3 pixels, got {self.blur}")
+        if self.blur and not self.center:
+            raise ValueError("blur needs center=True (the blur acts on the centred channels)")
         if self.heads < 1 or self.dim % self.heads:
             raise ValueError(f"dim {self.dim} is not divisible by heads {self.heads}")
 

@@ -29,11 +29,17 @@ Choices where the paper's text is unknown (each switchable for ablations):
   flow). The input format stays (u, v, strain), so every exported graph and the runtime are unchanged.
 - ``encoder="maxpool"``: shallow STSTNet-like max-pooled encoders inside the same layout (tried; UF1
   0.655 without centring, 0.697 with it: not adopted).
+- ``blur``: a Gaussian of sigma ``blur`` px over the centred channels, meant to discard the fine detail in
+  which two flow implementations differ (tried at 0.7 and 1.2 px: UF1 0.713 and 0.711 against 0.717 on the
+  tuning split; not adopted).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sofp.training.models.attention import Attention, FeedForward
@@ -102,21 +108,33 @@ class PooledEncoder(nn.Module):
 
 
 class InputConditioning(nn.Module):
-    """Zero the strain channel (``use_strain=False``), re-centre each channel on 0.5 (``center``) and give
-    it a fixed spread (``scale``); every encoder applies it to the whole image first, so a split graph
-    computes what the whole model does. Both keep the mirror identity u -> 1 - u exact."""
+    """Zero the strain channel (``use_strain=False``), re-centre each channel on 0.5 (``center``), smooth
+    it with a Gaussian (``blur``) and give it a fixed spread (``scale``); every encoder applies it to the
+    whole image first, so a split graph computes what the whole model does. All keep the mirror identity
+    u -> 1 - u exact (the Gaussian is symmetric and acts on the centred channels, zero-padded)."""
+
+    channel_mask: torch.Tensor  # buffers, declared for the type checker (nn.Module's attributes are untyped)
+    kernel: torch.Tensor
 
     def __init__(self, cfg: SofpConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.register_buffer("channel_mask", torch.tensor([1.0, 1.0, float(cfg.use_strain)]).view(1, 3, 1, 1),
                              persistent=False)
+        if cfg.blur:
+            radius = max(1, math.ceil(2.5 * cfg.blur))
+            g = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=torch.float32) / cfg.blur) ** 2)
+            g = g / g.sum()
+            self.register_buffer("kernel", (g[:, None] * g[None, :]).expand(3, 1, -1, -1).contiguous(),
+                                 persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.cfg.use_strain:
             x = x * self.channel_mask
         if self.cfg.center:
             x = x - x.mean(dim=(-2, -1), keepdim=True)
+            if self.cfg.blur:
+                x = F.conv2d(x, self.kernel, padding=self.kernel.shape[-1] // 2, groups=3)
             if self.cfg.scale:
                 x = 0.25 * x / (x.pow(2).mean(dim=(-2, -1), keepdim=True) + 1e-4).sqrt()
             x = x + 0.5
@@ -166,6 +184,8 @@ class RegionEncoder(nn.Module):
 
     Right-hand quadrants are mirrored first so their tokens live in their partner's frame.
     """
+
+    flip: torch.Tensor  # a buffer, declared for the type checker
 
     def __init__(self, quadrant: str, encoder: nn.Module, conditioning: InputConditioning) -> None:
         super().__init__()
@@ -285,7 +305,8 @@ class SOFP(nn.Module):
     @staticmethod
     def symmetry_loss(regions: torch.Tensor) -> torch.Tensor:
         """L_sym: mean squared difference between each left quadrant's tokens and its mirrored partner's."""
-        return sum(((regions[:, a] - regions[:, b]) ** 2).mean() for a, b in MIRROR_PAIRS) / len(MIRROR_PAIRS)
+        losses = [((regions[:, a] - regions[:, b]) ** 2).mean() for a, b in MIRROR_PAIRS]
+        return torch.stack(losses).sum() / len(MIRROR_PAIRS)
 
     def forward(self, x: torch.Tensor, with_sym: bool = False):
         g, regions = self.encode(x)
