@@ -218,7 +218,7 @@ def make_calibrator(trt: Any, data: dict[str, np.ndarray], batch: int, cache_pat
     """An ``IInt8EntropyCalibrator2`` feeding ``data`` (input name -> (N, ...) float32) in ``batch``-row chunks.
 
     ``device_alloc(nbytes)`` returns a device buffer with ``.ptr`` (int) and ``.copy_from(array)``
-    (see ``trt_run.py``). An existing ``cache_path`` is read instead of calibrating; TensorRT
+    (see ``runtime/infer/trt_runner.py``). An existing ``cache_path`` is read instead of calibrating; TensorRT
     writes the computed cache there. ``get_batch`` answers in the order of the names TensorRT asks for.
     ``close()`` frees the buffers, then calls ``on_close`` (the CUDA backend's own close).
     """

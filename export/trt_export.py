@@ -244,8 +244,8 @@ def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = N
                builder: Callable[..., Any] = build_engine) -> TrtExportResult:
     """Run the whole ``to_trt.py`` flow (see module doc) -> files written.
 
-    ``trt``, ``device``, ``runner_factory`` and ``builder`` default to the real TensorRT module,
-    CUDA device 0, :class:`trt_run.TrtRunner` and :func:`trt_build.build_engine`; tests pass fakes.
+    ``trt``, ``device``, ``runner_factory`` and ``builder`` default to the real TensorRT module, CUDA device 0,
+    :class:`sofp.runtime.infer.trt_runner.TrtRunner` and :func:`trt_build.build_engine`; tests pass fakes.
     """
     cfg = cfg.validate()
     s = cfg.settings
@@ -263,14 +263,14 @@ def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = N
     if missing is not None:
         raise UsageError(_missing_line(missing, graphs, out, s, result.written))
     if device is None:
-        from sofp.export.trt_run import device_info
+        from sofp.runtime.infer.trt_runner import device_info
 
         try:
             device = device_info()
         except UsageError as exc:
             raise UsageError(_missing_line(str(exc), graphs, out, s, result.written)) from None
     if runner_factory is None:
-        from sofp.export.trt_run import TrtRunner
+        from sofp.runtime.infer.trt_runner import TrtRunner
 
         def trt_runner(trt_mod: Any, plan: bytes) -> Any:
             return TrtRunner(trt_mod, plan)
@@ -306,7 +306,7 @@ def export_trt(cfg: TrtExportConfig, *, trt: Any = None, device: dict | None = N
         settings = dataclasses.replace(s, calib_cache=calib_cache, dla_core=_dla_core(g, s))
 
         def calibrator(g: Graph = g, settings: BuildSettings = settings) -> Any:
-            from sofp.export.trt_run import DeviceBuffer, cuda_backend
+            from sofp.runtime.infer.trt_runner import DeviceBuffer, cuda_backend
 
             cuda = cuda_backend()
             return make_calibrator(trt, _calibration_feeds(g, graphs, calib_data), settings.calibration_batch,

@@ -19,6 +19,7 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth")
 ONNX_SUFFIXES = (".onnx",)
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 MODEL_KINDS = {"checkpoint": CHECKPOINT_SUFFIXES, "onnx": ONNX_SUFFIXES, "tensorrt": ENGINE_SUFFIXES}
+SPLIT_SUFFIX = ".split.engines.json"  # to_trt.py --split: the engines of a split model (a TensorRT model)
 BUILTIN_NAME = "sofp_composite.pt"
 BUILTIN_ONNX = Path(__file__).resolve().parents[1] / "builtin" / "sofp_composite.onnx"
 
@@ -42,11 +43,13 @@ def check_batch(batch: np.ndarray) -> np.ndarray:
 
 def model_kind(path: str | Path) -> str:
     """"checkpoint", "onnx" or "tensorrt" from the file name; anything else is a usage error."""
+    if Path(path).name.lower().endswith(SPLIT_SUFFIX):
+        return "tensorrt"
     suffix = Path(path).suffix.lower()
     for kind, suffixes in MODEL_KINDS.items():
         if suffix in suffixes:
             return kind
-    valid = ", ".join(s for group in MODEL_KINDS.values() for s in group)
+    valid = ", ".join([*(s for group in MODEL_KINDS.values() for s in group), SPLIT_SUFFIX])
     raise UsageError(f"model {path} has an unknown file type {suffix or '(none)'!r}; valid: {valid}")
 
 

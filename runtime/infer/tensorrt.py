@@ -1,22 +1,23 @@
-"""TensorRT backend: a plain TensorRT plan (``*.engine``) and its sidecar, as written by export/to_trt.py.
+"""TensorRT backend: a plain TensorRT plan (``*.engine``) and its sidecar, or the split engines of
+``to_trt.py --split`` (``<stem>.split.engines.json``: encoders, e.g. on an Orin's DLA, and the fusion on the GPU).
 
-Uses the name-based API of TensorRT >= 8.5 (the only one in 10.x): ``deserialize_cuda_engine``,
-named I/O tensors (``num_io_tensors``, ``get_tensor_name``, ``get_tensor_mode``),
-``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``. Host buffers are pinned
-(page-locked), device buffers are allocated once for the largest batch the engine's profile
-allows, and every call runs on one CUDA stream. CUDA memory goes through cuda-python or, when
-that is absent, pycuda.
+The engines run through :class:`~sofp.runtime.infer.trt_runner.TrtRunner` (the runner export parity uses too:
+name-based API, one CUDA stream, device buffers kept between calls). Split engines compose as the ONNX
+export does: ``logits = fusion(g=global(x), tl=region_tl(x), tr=..., bl=..., br=...)``; the batch range is the
+one every part's profile accepts (DLA engines: 1..1).
 
-An engine only runs on the GPU model and TensorRT version it was built with: the sidecar records
-both and a mismatch is refused with one line before deserialising.
+An engine only runs on the GPU model and TensorRT version it was built with: the sidecar records both and a
+mismatch is refused with one line before deserialising; so is an engine whose bytes are not the ones its
+sidecar hashed (another model's), checked on the very bytes that are deserialised.
 
 NOT RUN ON REAL HARDWARE: no machine this was written on has TensorRT. The logic around the
-TensorRT calls (sidecar checks, batch planning, buffer bookkeeping) is tested with fakes.
+TensorRT calls (sidecar checks, batch planning, split composition, buffer bookkeeping) is tested with fakes.
 """
 
 from __future__ import annotations
 
-import ctypes
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 from sofp.runtime.errors import SofpError, UsageError
 from sofp.runtime.features import INPUT_SPEC
 from sofp.runtime.infer.base import (
+    SPLIT_SUFFIX,
     InferenceBackend,
     check_batch,
     check_labels,
@@ -32,6 +34,9 @@ from sofp.runtime.infer.base import (
     resolve_model,
     softmax,
 )
+from sofp.runtime.infer.trt_runner import TrtRunner, cuda_backend, device_info
+
+SPLIT_FORMAT = "sofp-split-engines/1"
 
 
 def _version3(v: str | None) -> str:
@@ -72,120 +77,28 @@ def plan_batches(n: int, min_batch: int, max_batch: int) -> list[tuple[int, int,
     return out
 
 
-class _CudaPython:
-    """CUDA runtime calls through cuda-python (``cuda.bindings.runtime`` or the older ``cuda.cudart``)."""
-
-    def __init__(self) -> None:
-        try:
-            from cuda.bindings import runtime as cudart
-        except ImportError:
-            from cuda import cudart
-        self.rt = cudart
-
-    def _call(self, result: Any) -> Any:
-        err, *rest = result if isinstance(result, tuple) else (result,)
-        if int(err) != 0:
-            raise SofpError(f"CUDA call failed: {err}")
-        return rest[0] if len(rest) == 1 else rest
-
-    def device(self) -> tuple[str, str]:
-        props = self._call(self.rt.cudaGetDeviceProperties(0))
-        name = props.name.decode() if isinstance(props.name, bytes) else str(props.name)
-        return name.strip("\x00 "), f"{props.major}.{props.minor}"
-
-    def stream(self) -> Any:
-        return self._call(self.rt.cudaStreamCreate())
-
-    def stream_handle(self, stream: Any) -> int:
-        return int(stream)
-
-    def host(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, Any]:
-        nbytes = int(np.prod(shape)) * dtype.itemsize
-        ptr = self._call(self.rt.cudaMallocHost(nbytes))
-        ctype = np.ctypeslib.as_ctypes_type(dtype)
-        arr = np.ctypeslib.as_array(ctypes.cast(int(ptr), ctypes.POINTER(ctype)), shape)
-        return arr, ptr
-
-    def device_alloc(self, nbytes: int) -> Any:
-        return self._call(self.rt.cudaMalloc(nbytes))
-
-    def ptr(self, dev: Any) -> int:
-        return int(dev)
-
-    def htod(self, dev: Any, host: np.ndarray, nbytes: int, stream: Any) -> None:
-        kind = self.rt.cudaMemcpyKind.cudaMemcpyHostToDevice
-        self._call(self.rt.cudaMemcpyAsync(dev, host.ctypes.data, nbytes, kind, stream))
-
-    def dtoh(self, host: np.ndarray, dev: Any, nbytes: int, stream: Any) -> None:
-        kind = self.rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        self._call(self.rt.cudaMemcpyAsync(host.ctypes.data, dev, nbytes, kind, stream))
-
-    def sync(self, stream: Any) -> None:
-        self._call(self.rt.cudaStreamSynchronize(stream))
-
-    def free(self, host_ptrs: list[Any], dev_ptrs: list[Any], stream: Any) -> None:
-        for p in host_ptrs:
-            self.rt.cudaFreeHost(p)
-        for p in dev_ptrs:
-            self.rt.cudaFree(p)
-        if stream is not None:
-            self.rt.cudaStreamDestroy(stream)
+def split_roles(fusion_inputs: list[str]) -> dict[str, str]:
+    """Fusion input name -> the encoder role that feeds it ("g" -> "global", "tl" -> "region_tl", ...),
+    as export/onnx_export.py names them."""
+    return {n: ("global" if n == "g" else f"region_{n}") for n in fusion_inputs}
 
 
-class _PyCuda:
-    """The same calls through pycuda (``pycuda.autoinit`` makes the context)."""
-
-    def __init__(self) -> None:
-        import pycuda.autoinit  # noqa: F401
-        import pycuda.driver as cuda
-
-        self.cuda = cuda
-
-    def device(self) -> tuple[str, str]:
-        dev = self.cuda.Device(0)
-        major, minor = dev.compute_capability()
-        return dev.name(), f"{major}.{minor}"
-
-    def stream(self) -> Any:
-        return self.cuda.Stream()
-
-    def stream_handle(self, stream: Any) -> int:
-        return int(stream.handle)
-
-    def host(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, Any]:
-        arr = self.cuda.pagelocked_empty(shape, dtype)
-        return arr, arr
-
-    def device_alloc(self, nbytes: int) -> Any:
-        return self.cuda.mem_alloc(nbytes)
-
-    def ptr(self, dev: Any) -> int:
-        return int(dev)
-
-    def htod(self, dev: Any, host: np.ndarray, nbytes: int, stream: Any) -> None:
-        self.cuda.memcpy_htod_async(dev, host, stream)
-
-    def dtoh(self, host: np.ndarray, dev: Any, nbytes: int, stream: Any) -> None:
-        self.cuda.memcpy_dtoh_async(host, dev, stream)
-
-    def sync(self, stream: Any) -> None:
-        stream.synchronize()
-
-    def free(self, host_ptrs: list[Any], dev_ptrs: list[Any], stream: Any) -> None:
-        for d in dev_ptrs:
-            d.free()
-
-
-def cuda_api() -> _CudaPython | _PyCuda:
-    """cuda-python when importable, else pycuda; one line naming both when neither is."""
-    errors = []
-    for cls in (_CudaPython, _PyCuda):
-        try:
-            return cls()
-        except ImportError as exc:
-            errors.append(str(exc))
-    raise UsageError("TensorRT buffers need cuda-python or pycuda: " + "; ".join(errors)
-                     + "; install sofp-edge[tensorrt]")
+def split_engine_files(manifest: Path) -> dict[str, Path]:
+    """The engines of a ``<stem>.split.engines.json`` manifest (written by ``to_trt.py --split``) by role."""
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{manifest} is not a readable split-engines manifest ({type(exc).__name__})") from None
+    engines = data.get("engines") if isinstance(data, dict) and data.get("format") == SPLIT_FORMAT else None
+    if not isinstance(engines, dict) or "fusion" not in engines or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in engines.items()):
+        raise UsageError(f"{manifest} is not a {SPLIT_FORMAT!r} manifest with a fusion engine; rebuild it with "
+                         "python export/to_trt.py --split")
+    files = {role: manifest.parent / Path(name).name for role, name in engines.items()}
+    missing = [str(f) for f in files.values() if not f.is_file()]
+    if missing:
+        raise UsageError(f"{manifest} names engine(s) that are not there: {', '.join(missing)}")
+    return files
 
 
 class TensorRTBackend(InferenceBackend):
@@ -210,79 +123,92 @@ class TensorRTBackend(InferenceBackend):
     def __init__(self, model: str | Path | None = None, **_: Any) -> None:
         import tensorrt as trt
 
-        from sofp.runtime.sidecar import read_sidecar
-
         if model is None:
             raise UsageError("the tensorrt backend needs --model ENGINE (build one with python export/to_trt.py)")
         path = resolve_model(model)
         if model_kind(path) != "tensorrt":
             raise UsageError(f"the tensorrt backend needs an engine (.engine/.plan), got {path}")
-        meta = read_sidecar(path, kind="tensorrt", input_spec=INPUT_SPEC)
-        self.labels = check_labels(meta.get("labels"), path)
-        self.meta = meta
         self.model_path = path
-        self.cuda = cuda_api()
-        gpu, cc = self.cuda.device()
-        check_engine_target(meta, path, tensorrt_version=trt.__version__, gpu_name=gpu, compute_capability=cc)
+        parts = split_engine_files(path) if path.name.endswith(SPLIT_SUFFIX) else {"whole": path}
+        plans = {role: self._checked_plan(trt, p) for role, p in parts.items()}  # before any CUDA work
+        info = device_info()
+        gpu, cc = str(info["gpu"]), str(info["compute_capability"])
+        for role, p in parts.items():
+            check_engine_target(plans[role][0], p, tensorrt_version=trt.__version__, gpu_name=gpu,
+                                compute_capability=cc)
+        head = plans["whole" if "whole" in parts else "fusion"][0]
+        self.labels = check_labels(head.get("labels"), path)
+        self.meta = head
+        self.cuda = cuda_backend()
+        self.runners: dict[str, TrtRunner] = {}
+        try:
+            for role, p in parts.items():
+                self.runners[role] = TrtRunner(trt, plans[role][1], self.cuda, name=str(p))
+            self._wire(path)
+        except BaseException:
+            self.close()
+            raise
+        kind = "split engines " + "+".join(sorted(self.runners)) if len(self.runners) > 1 else path.name
+        self.description = f"{kind} on {gpu} (TensorRT {trt.__version__}, batch {self.min_batch}..{self.max_batch})"
 
-        self._logger = trt.Logger(trt.Logger.WARNING)
-        self._runtime = trt.Runtime(self._logger)
-        self.engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
-        if self.engine is None:
-            raise SofpError(f"TensorRT could not deserialise {path}; rebuild it with python export/to_trt.py")
-        self.context = self.engine.create_execution_context()
-        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
-        outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise UsageError(f"{path} has inputs {inputs} and outputs {outputs}; expected one of each")
-        self.input_name, self.output_name = inputs[0], outputs[0]
-        in_shape = tuple(self.engine.get_tensor_shape(self.input_name))
-        if in_shape[0] == -1:  # dynamic batch: the optimisation profile bounds it
-            lo, _opt, hi = self.engine.get_tensor_profile_shape(self.input_name, 0)
-            self.min_batch, self.max_batch = int(lo[0]), int(hi[0])
-        else:
-            self.min_batch = self.max_batch = int(in_shape[0])
-        self.in_dtype = np.dtype(trt.nptype(self.engine.get_tensor_dtype(self.input_name)))
-        self.out_dtype = np.dtype(trt.nptype(self.engine.get_tensor_dtype(self.output_name)))
-        classes = len(self.labels)
+    @staticmethod
+    def _checked_plan(trt: Any, path: Path) -> tuple[dict, bytes]:
+        """The engine's sidecar (kind, input spec) and its bytes, hashed as read: a file replaced after the check
+        can never be the one deserialised."""
+        from sofp.runtime.sidecar import read_sidecar
 
-        self.stream = self.cuda.stream()
-        self.host_in, h_in = self.cuda.host((self.max_batch, 3, 28, 28), self.in_dtype)
-        self.host_out, h_out = self.cuda.host((self.max_batch, classes), self.out_dtype)
-        self.dev_in = self.cuda.device_alloc(self.host_in.nbytes)
-        self.dev_out = self.cuda.device_alloc(self.host_out.nbytes)
-        self._host_ptrs, self._dev_ptrs = [h_in, h_out], [self.dev_in, self.dev_out]
-        self.context.set_tensor_address(self.input_name, self.cuda.ptr(self.dev_in))
-        self.context.set_tensor_address(self.output_name, self.cuda.ptr(self.dev_out))
-        self.description = (
-            f"{path.name} on {gpu} (TensorRT {trt.__version__}, batch {self.min_batch}..{self.max_batch})"
-        )
+        meta = read_sidecar(path, kind="tensorrt", input_spec=INPUT_SPEC, verify_hash=False)
+        plan = path.read_bytes()
+        digest = hashlib.sha256(plan).hexdigest()
+        if digest != meta["sha256"]:
+            raise SofpError(f"{path} does not match its sidecar (sha256 {digest[:12]} vs {str(meta['sha256'])[:12]}); "
+                            "rebuild it with python export/to_trt.py")
+        return meta, plan
+
+    def _wire(self, path: Path) -> None:
+        """Check the engines' I/O and set the batch range every part accepts."""
+        for role, r in self.runners.items():
+            if role != "fusion" and (len(r.inputs) != 1 or len(r.outputs) != 1):
+                raise UsageError(f"{r.name} has inputs {r.inputs} and outputs {r.outputs}; expected one of each")
+        ranges = [r.batch_range(r.inputs[0]) for r in self.runners.values()]
+        if "fusion" in self.runners:
+            fusion = self.runners["fusion"]
+            if len(fusion.outputs) != 1:
+                raise UsageError(f"{fusion.name} has outputs {fusion.outputs}; expected the logits only")
+            self.feeds_from = split_roles(fusion.inputs)
+            absent = sorted(set(self.feeds_from.values()) - set(self.runners))
+            if absent:
+                raise UsageError(f"{path}: the fusion engine takes {fusion.inputs} but the manifest has no "
+                                 f"{', '.join(absent)} engine")
+        self.min_batch = max(lo for lo, _ in ranges)
+        self.max_batch = min(hi for _, hi in ranges)
+        if self.min_batch > self.max_batch:
+            raise UsageError(f"{path}: the engines' batch profiles do not overlap ({ranges})")
+
+    def _logits(self, x: np.ndarray) -> np.ndarray:
+        if "whole" in self.runners:
+            r = self.runners["whole"]
+            return r.infer({r.inputs[0]: x})[r.outputs[0]]
+        tokens = {role: r.infer({r.inputs[0]: x})[r.outputs[0]] for role, r in self.runners.items() if role != "fusion"}
+        fusion = self.runners["fusion"]
+        return fusion.infer({name: tokens[role] for name, role in self.feeds_from.items()})[fusion.outputs[0]]
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        context = self.context
-        if context is None:
+        if not self.runners:
             raise SofpError(f"the TensorRT backend of {self.model_path.name} is closed; create a new one")
         x = check_batch(batch)
         out = np.empty((x.shape[0], len(self.labels)), np.float32)
         for start, rows, run in plan_batches(x.shape[0], self.min_batch, self.max_batch):
-            self.host_in[:rows] = x[start : start + rows]
+            xb = x[start : start + rows]
             if run > rows:
-                self.host_in[rows:run] = 0
-            context.set_input_shape(self.input_name, (run, 3, 28, 28))
-            n_in = run * 3 * 28 * 28 * self.in_dtype.itemsize
-            n_out = run * len(self.labels) * self.out_dtype.itemsize
-            self.cuda.htod(self.dev_in, self.host_in, n_in, self.stream)
-            if not context.execute_async_v3(self.cuda.stream_handle(self.stream)):
-                raise SofpError(f"TensorRT execution failed for {self.model_path.name}")
-            self.cuda.dtoh(self.host_out, self.dev_out, n_out, self.stream)
-            self.cuda.sync(self.stream)
-            out[start : start + rows] = softmax(np.asarray(self.host_out[:rows], np.float32))
+                xb = np.concatenate([xb, np.zeros((run - rows, *xb.shape[1:]), xb.dtype)])
+            out[start : start + rows] = softmax(np.asarray(self._logits(xb)[:rows], np.float32))
         return out
 
     def close(self) -> None:
-        if getattr(self, "cuda", None) is not None and getattr(self, "_dev_ptrs", None):
-            self.cuda.free(self._host_ptrs, self._dev_ptrs, self.stream)
-            self._dev_ptrs = []
-        self.context = None
-        self.engine = None
+        for r in self.runners.values():
+            r.close(close_cuda=False)
+        self.runners = {}
+        if getattr(self, "cuda", None) is not None:
+            self.cuda.close()
+            self.cuda = None

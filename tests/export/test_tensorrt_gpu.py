@@ -13,8 +13,8 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("tensorrt") is None,
 def test_engine_builds_runs_and_passes_parity(small_ckpt, tmp_path):
     from sofp.export.trt_build import BuildSettings
     from sofp.export.trt_export import TrtExportConfig, export_trt
-    from sofp.export.trt_run import device_info
     from sofp.runtime.errors import UsageError
+    from sofp.runtime.infer.trt_runner import device_info
 
     try:
         device_info()

@@ -149,7 +149,7 @@ def test_missing_tensorrt_exits_2_with_trtexec(small_ckpt, tmp_path, monkeypatch
 
 
 def test_no_gpu_exits_2_with_trtexec(small_ckpt, tmp_path, monkeypatch):
-    import sofp.export.trt_run as trt_run
+    import sofp.runtime.infer.trt_runner as trt_run
 
     def no_gpu():
         raise UsageError("no CUDA GPU is visible to this process")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from export_fakes import FakeCudart, FakePycudaDriver, functional_trt
 
-import sofp.export.trt_run as trt_run
+import sofp.runtime.infer.trt_runner as trt_run
 from sofp.export.onnx_export import ort_session, run_ort
 from sofp.export.sidecar import read_sidecar
 from sofp.export.trt_build import BuildSettings

@@ -197,45 +197,42 @@ def test_tensorrt_backend_runs_where_tensorrt_exists(small_checkpoint, cache, tm
 
 # ------------------------------------------------------------------ TensorRT: the wiring, with fakes
 class _FakeCuda:
-    """numpy-backed stand-in for the cuda-python/pycuda adapter: device pointers index a dict."""
+    """numpy-backed stand-in for the CUDA buffer backend of runtime/infer/trt_runner.py: pointers index a dict."""
 
-    def __init__(self, gpu=("NVIDIA Fake GPU", "8.9")) -> None:
-        self.gpu, self.mem, self.freed = gpu, {}, False
+    stream_handle = 7
 
-    def device(self):
-        return self.gpu
+    def __init__(self) -> None:
+        self.mem: dict[int, np.ndarray] = {}
+        self.allocs = self.closed = 0
 
-    def stream(self):
-        return 7
-
-    def stream_handle(self, stream):
-        return stream
-
-    def host(self, shape, dtype):
-        return np.zeros(shape, dtype), None
-
-    def device_alloc(self, nbytes):
-        ptr = 1000 + len(self.mem)
+    def alloc(self, nbytes):
+        self.allocs += 1
+        ptr = 1000 + self.allocs
         self.mem[ptr] = np.zeros(nbytes, np.uint8)
         return ptr
 
-    def ptr(self, dev):
-        return int(dev)
+    def free(self, ptr):
+        self.mem.pop(ptr, None)
 
-    def htod(self, dev, host, nbytes, stream):
-        self.mem[dev][:nbytes] = host.view(np.uint8).ravel()[:nbytes]
+    def htod(self, ptr, array):
+        self.mem[ptr][: array.nbytes] = np.ascontiguousarray(array).view(np.uint8).ravel()
 
-    def dtoh(self, host, dev, nbytes, stream):
-        host.view(np.uint8).ravel()[:nbytes] = self.mem[dev][:nbytes]
+    def dtoh(self, array, ptr):
+        array.view(np.uint8).ravel()[:] = self.mem[ptr][: array.nbytes]
 
-    def sync(self, stream):
+    def sync(self):
         pass
 
-    def free(self, host_ptrs, dev_ptrs, stream):
-        self.freed = True
+    def close(self):
+        self.closed += 1
+
+
+D = 4  # token width of the fake split encoders
 
 
 def _fake_trt(cuda: _FakeCuda, calls: list):
+    """A TensorRT stand-in: "PLAN whole" (input -> logits), "PLAN enc <k>" (input -> tokens (N, 9, D), DLA profile
+    1..1), "PLAN fusion" (g, tl, tr, bl, br -> logits); each computes from the bytes behind its tensor addresses."""
     import types
 
     trt = types.ModuleType("tensorrt")
@@ -251,71 +248,104 @@ def _fake_trt(cuda: _FakeCuda, calls: list):
     class TensorIOMode:
         INPUT, OUTPUT = "in", "out"
 
-    class Context:
-        def __init__(self):
-            self.addr, self.shape = {}, None
-
-        def set_input_shape(self, name, shape):
-            calls.append(("shape", name, tuple(shape)))
-            self.shape = tuple(shape)
-
-        def set_tensor_address(self, name, ptr):
-            self.addr[name] = ptr
-
-        def execute_async_v3(self, stream):
-            n = self.shape[0]
-            x = cuda.mem[self.addr["input"]][: n * 3 * 28 * 28 * 4].view(np.float32).reshape(n, 3, 28, 28)
-            logits = (x.mean(axis=(2, 3)) * 10).astype(np.float32)
-            cuda.mem[self.addr["logits"]][: logits.nbytes] = logits.view(np.uint8).ravel()
-            calls.append(("execute", stream))
-            return True
+    def read(name, ctx, shape):
+        n = int(np.prod(shape))
+        return cuda.mem[ctx.addr[name]][: n * 4].view(np.float32).reshape(shape)
 
     class Engine:
-        num_io_tensors = 2
+        def __init__(self, kind, k=0):
+            self.kind, self.k = kind, k
+            ins = {"whole": ["input"], "enc": ["input"], "fusion": ["g", "tl", "tr", "bl", "br"]}[kind]
+            self.io = [*ins, "tokens" if kind == "enc" else "logits"]
+            self.num_io_tensors = len(self.io)
 
         def get_tensor_name(self, i):
-            return ("input", "logits")[i]
+            return self.io[i]
 
         def get_tensor_mode(self, name):
-            return TensorIOMode.INPUT if name == "input" else TensorIOMode.OUTPUT
+            return TensorIOMode.OUTPUT if name == self.io[-1] else TensorIOMode.INPUT
 
         def get_tensor_shape(self, name):
-            return (-1, 3, 28, 28) if name == "input" else (-1, 3)
+            return {"input": (-1, 3, 28, 28), "tokens": (-1, 9, D), "logits": (-1, 3)}.get(name, (-1, 9, D))
 
         def get_tensor_profile_shape(self, name, profile):
-            return [(1, 3, 28, 28), (4, 3, 28, 28), (8, 3, 28, 28)]
+            hi = 1 if self.kind == "enc" else 8
+            lo = 1
+            return [(lo, *self.get_tensor_shape(name)[1:]), (hi, *self.get_tensor_shape(name)[1:]),
+                    (hi, *self.get_tensor_shape(name)[1:])]
 
         def get_tensor_dtype(self, name):
             return np.float32
 
         def create_execution_context(self):
-            return Context()
+            return Context(self)
+
+    class Context:
+        def __init__(self, engine):
+            self.engine, self.addr, self.shapes = engine, {}, {}
+
+        def set_input_shape(self, name, shape):
+            calls.append(("shape", self.engine.kind, name, tuple(shape)))
+            self.shapes[name] = tuple(shape)
+
+        def get_tensor_shape(self, name):
+            n = next(iter(self.shapes.values()))[0]
+            return (n, 9, D) if name == "tokens" else (n, 3)
+
+        def set_tensor_address(self, name, ptr):
+            self.addr[name] = ptr
+
+        def execute_async_v3(self, stream):
+            e = self.engine
+            if e.kind == "whole":
+                x = read("input", self, self.shapes["input"])
+                out = x.mean(axis=(2, 3)) * 10
+            elif e.kind == "enc":
+                x = read("input", self, self.shapes["input"])
+                out = np.repeat(x.mean(axis=(1, 2, 3))[:, None, None] * (e.k + 1), 9 * D).reshape(-1, 9, D)
+            else:
+                toks = [read(n, self, self.shapes[n]) for n in ("g", "tl", "tr", "bl", "br")]
+                out = np.stack([t.mean(axis=(1, 2)) for t in toks[:3]], axis=1) + toks[3].mean() * 0
+            o = np.ascontiguousarray(out, np.float32)
+            cuda.mem[self.addr[e.io[-1]]][: o.nbytes] = o.view(np.uint8).ravel()
+            calls.append(("execute", e.kind, e.k))
+            return True
 
     class Runtime:
         def __init__(self, logger):
             pass
 
         def deserialize_cuda_engine(self, data):
-            return Engine() if data.startswith(b"PLAN") else None
+            text = bytes(data).decode(errors="replace")
+            if text == "PLAN whole" or text == "PLAN fake":
+                return Engine("whole")
+            if text.startswith("PLAN enc "):
+                return Engine("enc", int(text.split()[-1]))
+            if text == "PLAN fusion":
+                return Engine("fusion")
+            return None
 
     trt.Logger, trt.TensorIOMode, trt.Runtime = Logger, TensorIOMode, Runtime
     return trt
 
 
-def _engine_file(tmp_path, gpu="NVIDIA Fake GPU", cc="8.9", trt_version="10.3.0", plan=b"PLAN fake"):
+def _engine_file(tmp_path, gpu="NVIDIA Fake GPU", cc="8.9", trt_version="10.3.0", plan=b"PLAN fake", stem="m",
+                 role="whole", inputs=("input",), output="logits", dla=None):
     from sofp.export.sidecar import io_entry, make_sidecar, write_sidecar
     from sofp.runtime.features import INPUT_SPEC
 
-    path = tmp_path / "m.fp16.b1-4-8.gpu.engine"
+    path = tmp_path / f"{stem}.fp16.b1-4-8.{'dla0' if dla is not None else 'gpu'}.engine"
     path.write_bytes(plan)
+    shapes = {"input": ["batch", 3, 28, 28], "logits": ["batch", 3], "tokens": ["batch", 9, D]}
     write_sidecar(path, make_sidecar(
-        path, kind="tensorrt", role="whole", inputs=[io_entry("input", ["batch", 3, 28, 28], "float32")],
-        outputs=[io_entry("logits", ["batch", 3], "float32")], labels=LABELS, input_spec=INPUT_SPEC,
+        path, kind="tensorrt", role=role,
+        inputs=[io_entry(n, shapes.get(n, ["batch", 9, D]), "float32") for n in inputs],
+        outputs=[io_entry(output, shapes[output], "float32")], labels=LABELS, input_spec=INPUT_SPEC,
         model={"name": "sofp", "config": {}}, source={"checkpoint": "m.pt", "checkpoint_sha256": "0" * 64,
                                                       "onnx": "m.onnx", "onnx_sha256": "0" * 64},
         opset=17, precision="fp16", batch={"dynamic": True, "min": 1, "opt": 4, "max": 8},
         versions={"torch": None, "onnx": None, "onnxruntime": None, "tensorrt": trt_version, "sofp": None},
-        parity=None, device={"gpu": gpu, "compute_capability": cc, "jetson": None, "dla_core": None}))
+        parity=None, device={"gpu": gpu, "compute_capability": cc, "jetson": None, "dla_core": dla}))
     return path
 
 
@@ -325,7 +355,9 @@ def fake_tensorrt(monkeypatch):
 
     cuda, calls = _FakeCuda(), []
     monkeypatch.setitem(sys.modules, "tensorrt", _fake_trt(cuda, calls))
-    monkeypatch.setattr(trt_backend, "cuda_api", lambda: cuda)
+    monkeypatch.setattr(trt_backend, "cuda_backend", lambda: cuda)
+    monkeypatch.setattr(trt_backend, "device_info",
+                        lambda: {"gpu": "NVIDIA Fake GPU", "compute_capability": "8.9", "jetson": None, "count": 1})
     return trt_backend, cuda, calls
 
 
@@ -335,10 +367,54 @@ def test_tensorrt_backend_wiring_with_fakes(fake_tensorrt, tmp_path):
     with trt_backend.TensorRTBackend(_engine_file(tmp_path)) as b:
         assert (b.min_batch, b.max_batch) == (1, 8) and b.labels == LABELS
         p = b.predict(x)
+        p2 = b.predict(x[:8])
     np.testing.assert_allclose(p, softmax(x.mean(axis=(2, 3)) * 10), atol=1e-6)
-    assert [c for c in calls if c[0] == "shape"] == [("shape", "input", (8, 3, 28, 28)),
-                                                     ("shape", "input", (2, 3, 28, 28))]
-    assert sum(c[0] == "execute" for c in calls) == 2 and cuda.freed
+    np.testing.assert_allclose(p2, p[:8], atol=1e-7)
+    assert [c for c in calls if c[0] == "shape"] == [("shape", "whole", "input", (8, 3, 28, 28)),
+                                                     ("shape", "whole", "input", (2, 3, 28, 28)),
+                                                     ("shape", "whole", "input", (8, 3, 28, 28))]
+    assert sum(c[0] == "execute" for c in calls) == 3 and cuda.closed == 1
+    assert cuda.allocs == 2 and cuda.mem == {}  # one buffer per tensor, kept between calls, all freed
+
+
+def _split_engines(tmp_path, roles=("global", "region_tl", "region_tr", "region_bl", "region_br")):
+    engines = {}
+    for k, role in enumerate(roles):
+        engines[role] = _engine_file(tmp_path, plan=f"PLAN enc {k}".encode(), stem=f"m.{role}", role=role,
+                                     output="tokens", dla=0).name
+    engines["fusion"] = _engine_file(tmp_path, plan=b"PLAN fusion", stem="m.fusion", role="fusion",
+                                     inputs=("g", "tl", "tr", "bl", "br")).name
+    manifest = tmp_path / "m.split.engines.json"
+    manifest.write_text(json.dumps({"format": "sofp-split-engines/1", "precision": "fp16", "engines": engines}))
+    return manifest
+
+
+def test_split_dla_engines_compose_like_the_onnx_split(fake_tensorrt, tmp_path):
+    """Encoders on a DLA (profile 1..1) and the multi-input fusion: logits = fusion(g, tl, tr, bl, br), row by row."""
+    trt_backend, cuda, calls = fake_tensorrt
+    x = np.random.default_rng(1).random((3, 3, 28, 28), dtype=np.float32)
+    assert model_kind(_split_engines(tmp_path)) == "tensorrt"
+    with trt_backend.TensorRTBackend(_split_engines(tmp_path)) as b:
+        assert (b.min_batch, b.max_batch) == (1, 1) and b.labels == LABELS and "split engines" in b.description
+        p = b.predict(x)
+    m = x.mean(axis=(1, 2, 3))[:, None]
+    np.testing.assert_allclose(p, softmax(m * np.array([[1, 2, 3]], np.float32)), atol=1e-6)
+    fused = [c for c in calls if c[0] == "shape" and c[1] == "fusion"]
+    assert len(fused) == 3 * 5 and {c[2] for c in fused} == {"g", "tl", "tr", "bl", "br"}
+    assert sum(c[:2] == ("execute", "enc") for c in calls) == 3 * 5 and cuda.closed == 1
+
+
+def test_split_engines_manifest_problems_are_one_line(fake_tensorrt, tmp_path):
+    trt_backend, _, _ = fake_tensorrt
+    manifest = _split_engines(tmp_path, roles=("global", "region_tl", "region_tr", "region_bl"))
+    with pytest.raises(UsageError, match="no region_br engine"):
+        trt_backend.TensorRTBackend(manifest)
+    manifest.write_text("{not json")
+    with pytest.raises(UsageError, match="not a readable split-engines manifest"):
+        trt_backend.TensorRTBackend(manifest)
+    manifest.write_text(json.dumps({"format": "sofp-split-engines/1", "engines": {"fusion": "gone.engine"}}))
+    with pytest.raises(UsageError, match="not there"):
+        trt_backend.TensorRTBackend(manifest)
 
 
 def test_tensorrt_backend_refuses_foreign_engines(fake_tensorrt, tmp_path):
@@ -349,6 +425,10 @@ def test_tensorrt_backend_refuses_foreign_engines(fake_tensorrt, tmp_path):
         trt_backend.TensorRTBackend(_engine_file(tmp_path, trt_version="8.6.1"))
     with pytest.raises(SofpError, match="could not deserialise"):
         trt_backend.TensorRTBackend(_engine_file(tmp_path, plan=b"garbage"))
+    other = _engine_file(tmp_path)
+    other.write_bytes(b"PLAN whole")  # another model's engine beside this sidecar
+    with pytest.raises(SofpError, match="does not match its sidecar"):
+        trt_backend.TensorRTBackend(other)
     onnx = tmp_path / "m.onnx"
     onnx.write_bytes(b"x")
     with pytest.raises(UsageError, match="needs an engine"):
