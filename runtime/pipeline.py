@@ -167,6 +167,8 @@ class Pipeline:
         self.bad_frames = 0  # frames refused by conform_image (None, too small, unknown format)
         self.last_bad_frame = ""  # why the latest one was refused
         self.stalls = 0  # pauses of the stream longer than the reference lag: the window restarted
+        self.size_changes = 0  # frames whose size differed from the previous frame's: face tracker and window restarted
+        self._last_shape: tuple[int, ...] | None = None
         self._last_index: int | None = None
         self._last_time: float | None = None
         if self.fps:
@@ -273,7 +275,8 @@ class Pipeline:
         A frame :func:`~sofp.runtime.sources.base.conform_image` refuses (None, too small, an unknown pixel
         format) is skipped and counted (``bad_frames``, telemetry state ``bad-frame``); grey, BGRA and 16-bit
         frames are converted. A pause longer than the spotter's reference lag (a stalled source) restarts
-        the window (``stalls``), as a reconnect does: no motion is measured across it."""
+        the window (``stalls``), as a reconnect does: no motion is measured across it; so does a change of
+        frame size (``size_changes``), which also restarts the face tracker (its box is in the old frame's px)."""
         t_start = time.perf_counter()
         tel = FrameTelemetry(frame.index, float(frame.timestamp))
         self.telemetry = tel
@@ -291,6 +294,13 @@ class Pipeline:
             tel.state = "bad-frame"
             tel.total_ms = 1000 * (time.perf_counter() - t_start)
             return []
+        if self._last_shape is not None and image.shape != self._last_shape:
+            self.size_changes += 1
+            self.reset()
+            face_reset = getattr(self.face, "reset", None)
+            if face_reset is not None:
+                face_reset()
+        self._last_shape = image.shape
         t_frame = float(frame.timestamp)
         if (self._last_time is not None and self.spotter is not None
                 and t_frame - self._last_time > max(self.config.spot.reference_lag_s, 3.0 / self.spotter.fps)):

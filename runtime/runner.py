@@ -279,6 +279,7 @@ def run_stream(config: StreamConfig) -> int:
         summary = {"type": "summary", "frames": n_frames, "frames_with_face": pipeline.frames_with_face,
                    "dropped_by_source": dropped, "index_gaps": pipeline.gaps, "reconnects": stream.reconnects,
                    "bad_frames": pipeline.bad_frames, "stalls": pipeline.stalls,
+                   "size_changes": pipeline.size_changes,
                    "events": n_events, "fps": pipeline.fps, "interrupted": interrupted is not None,
                    "terminated": isinstance(interrupted, Terminated), "longest_without_face_s": absence.longest_s}
         if tel_writer is not None:

@@ -8,6 +8,7 @@ synchronisation to a sub-millisecond call and steal cores from optical flow.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -112,7 +113,12 @@ class OnnxRuntimeBackend(InferenceBackend):
             self.checkpoint = None
         else:
             raise UsageError(f"the onnxruntime backend needs a .onnx file or a .pt checkpoint, got {path}")
-        meta = read_sidecar(path, kind="onnx")
+        meta = read_sidecar(path, kind="onnx", verify_hash=False)
+        model_bytes = path.read_bytes()  # hashed and loaded from the same bytes: a file replaced meanwhile is refused
+        if hashlib.sha256(model_bytes).hexdigest() != meta["sha256"]:
+            raise SofpError(f"{path} does not match its sidecar (sha256 "
+                            f"{hashlib.sha256(model_bytes).hexdigest()[:12]} vs {str(meta['sha256'])[:12]}); "
+                            "re-export it")
         check_input_spec(meta.get("input_spec"), path)
         if meta.get("role", "whole") != "whole":
             raise UsageError(f"{path} is one part ({meta['role']}) of a split graph; pass the whole model")
@@ -138,7 +144,7 @@ class OnnxRuntimeBackend(InferenceBackend):
             else:
                 provider_args.append(p)
         try:
-            self.session = ort.InferenceSession(str(path), sess_options=options, providers=provider_args)
+            self.session = ort.InferenceSession(model_bytes, sess_options=options, providers=provider_args)
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SofpError(f"onnxruntime cannot load {path}: {first[:200]}") from None
