@@ -39,14 +39,24 @@ def _minmax_u8(channel: np.ndarray) -> np.ndarray:
     return np.rint((channel - lo) * (255.0 / (hi - lo))).astype(np.uint8)
 
 
+MAX_FLOW_PX = 1e6  # |u|, |v| beyond this are clipped (real flows on a face crop are a few px)
+
+
 def flow_to_features(flow: np.ndarray, size: int = FEATURE_SIZE) -> np.ndarray:
-    """H x W x 2 float flow (px, on the face crop) -> size x size x 3 uint8 image (u, v, strain).
+    """H x W x 2 float flow (px, on the face crop; H, W >= 2) -> size x size x 3 uint8 image (u, v, strain).
 
     Strain is computed at the crop's resolution, then each channel is resized with area
-    averaging and min-max normalised to 0..255 on its own.
+    averaging and min-max normalised to 0..255 on its own. Repaired, so that any input gives a valid
+    image: non-finite vectors (NaN, +-inf: a flow backend failing at a pixel) count as no motion (0 px),
+    and components beyond +-``MAX_FLOW_PX`` are clipped (finite flows within it are used as they are).
     """
-    if flow.ndim != 3 or flow.shape[2] != 2:
-        raise ValueError(f"flow must be H x W x 2, got shape {flow.shape}")
+    if not isinstance(flow, np.ndarray) or flow.ndim != 3 or flow.shape[2] != 2 or min(flow.shape[:2]) < 2:
+        raise ValueError(f"flow must be an H x W x 2 array with H, W >= 2, got {getattr(flow, 'shape', type(flow))}")
+    if not (np.issubdtype(flow.dtype, np.floating) or np.issubdtype(flow.dtype, np.integer)):
+        raise ValueError(f"flow must be a real-valued array (px), got dtype {flow.dtype}")
+    if not np.isfinite(flow).all() or np.abs(flow).max() > MAX_FLOW_PX:
+        finite = np.nan_to_num(flow.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        flow = np.clip(finite, -MAX_FLOW_PX, MAX_FLOW_PX)
     flow = flow.astype(np.float32, copy=False)
     stack = np.dstack([flow[..., 0], flow[..., 1], optical_strain(flow)])
     small = cv2.resize(stack, (size, size), interpolation=cv2.INTER_AREA)

@@ -67,19 +67,28 @@ def load_labels_csv(root: str | Path, labels_csv: str | Path | None = None) -> F
     if not csv_path.is_file():
         raise UsageError(f"no label file at {csv_path}; expected a CSV with columns {','.join(LABEL_COLUMNS)}")
     flow_dir = root / "flow" if (root / "flow").is_dir() else root
-    with csv_path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in LABEL_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise UsageError(f"{csv_path} lacks column(s) {', '.join(missing)}; "
-                             f"has {','.join(reader.fieldnames or [])}; expected {','.join(LABEL_COLUMNS)}")
-        rows = list(reader)
+    try:
+        with csv_path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in LABEL_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise UsageError(f"{csv_path} lacks column(s) {', '.join(missing)}; "
+                                 f"has {','.join(map(str, reader.fieldnames or []))[:200]}; "
+                                 f"expected {','.join(LABEL_COLUMNS)}")
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(f"{csv_path} is not a readable UTF-8 CSV file ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:120]})") from None
     if not rows:
         raise UsageError(f"{csv_path} has no rows")
     names: dict[int, str] = {}
     seen: dict[str, int] = {}
     images, labels = [], []
     for line, row in enumerate(rows, start=2):
+        short = [c for c in LABEL_COLUMNS if row.get(c) is None]
+        if short:
+            raise SofpError(f"{csv_path} line {line}: too few fields (no {', '.join(short)}); expected "
+                            f"{','.join(LABEL_COLUMNS)}")
         file = row["file"]
         if file in seen:
             raise SofpError(f"{csv_path} line {line}: duplicate file {file!r} (first on line {seen[file]})")
