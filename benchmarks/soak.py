@@ -361,7 +361,7 @@ def run_soak(cfg: SoakConfig) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python benchmarks/soak.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python benchmarks/soak.py", description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--minutes", type=float, default=60.0, help="how long to run (default 60)")
     p.add_argument("--interval-s", type=float, default=10.0, help="seconds between samples (default 10)")
     p.add_argument("--warmup-s", type=float, help="warm-up excluded from the criteria (default 10 %%, >= 30 s)")

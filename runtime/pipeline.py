@@ -269,6 +269,13 @@ class Pipeline:
         align = getattr(aligner, "align", aligner)
         return align(reference, gray)
 
+    @property
+    def last_telemetry(self) -> FrameTelemetry:
+        """The telemetry of the last frame fed (``feed`` records one for every frame, a refused one too)."""
+        if self.telemetry is None:
+            raise SofpError("no frame has been fed to the pipeline yet: no telemetry")
+        return self.telemetry
+
     def feed(self, frame: Any) -> list[Event]:
         """Process one :class:`Frame` (``image`` BGR uint8, ``index``, ``timestamp`` s).
 
@@ -415,7 +422,7 @@ class Pipeline:
                 n += 1
                 events = self.feed(frame)
                 if on_frame is not None:
-                    on_frame(frame, self.telemetry, events)
+                    on_frame(frame, self.last_telemetry, events)
                 yield from events
             elif status is ReadStatus.NOT_READY:
                 time.sleep(0.0005)

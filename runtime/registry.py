@@ -36,7 +36,7 @@ class Registry(Generic[T]):
     def __init__(self, family: str) -> None:
         self.family = family
         self._paths: dict[str, str] = {}
-        self._classes: dict[str, type[T]] = {}
+        self._classes: dict[str, type] = {}  # loaded or registered; load() gives them as type[T]
 
     def add(self, name: str, path: str) -> None:
         """Register ``name`` -> ``"package.module:ClassName"`` (imported only when used)."""

@@ -257,7 +257,7 @@ def run_stream(config: StreamConfig) -> int:
             if tel_writer is not None:
                 tel_writer.write(tel)
             if overlay is not None:
-                box = pipeline.face.box if getattr(pipeline.face, "box", None) is not None and tel.face else None
+                box = getattr(pipeline.face, "box", None) if tel.face else None  # a FaceCropper's, or a fake's
                 box_t = (box.x, box.y, box.w, box.h) if box is not None else None
                 img = overlay.draw(frame.image, tel, evs, box_t)
                 if recorder is not None:

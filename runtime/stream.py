@@ -41,7 +41,7 @@ def pipeline_config(a: argparse.Namespace) -> PipelineConfig:
     from sofp.runtime.infer.base import resolve_model
     from sofp.runtime.spotting import SpotConfig
 
-    if a.threads is not None and a.threads <= 0:
+    if a.threads <= 0:
         raise UsageError(f"--threads {a.threads}: must be a positive integer")
     names = [f.name for f in dataclasses.fields(SpotConfig)]
     values: dict[str, float] = {}

@@ -218,6 +218,7 @@ def cmd_all(args: argparse.Namespace) -> int:
     from sofp.training.checkpoint import save_checkpoint
     from sofp.training.loso import member_seed
     from sofp.training.metrics import summarise
+    from sofp.training.models import config_of
     from sofp.training.models.ensemble import Ensemble
     from sofp.training.trainer import unstack
 
@@ -236,7 +237,7 @@ def cmd_all(args: argparse.Namespace) -> int:
         fit = summarise(data.labels, model(images).argmax(-1).numpy(), data.label_names)
     meta = {
         "model_name": cfg.model if cfg.members == 1 else "ensemble",
-        "model_config": model.cfg.to_dict(),
+        "model_config": config_of(model).to_dict(),
         "labels": list(data.label_names),
         "train": {"config": cfg.to_dict(), "seed": args.seed, "data": str(args.data), "samples": len(data),
                   "subjects": len(set(data.subjects.tolist())), "final_train_loss": float(np.mean(losses)),

@@ -107,8 +107,8 @@ class FaceCropper:
         found = self.detector.detect(small, pad=0.0 if self._searches % 2 else None)
         return found[0].scaled(k) if found else None
 
-    def _grab_template(self, small: np.ndarray, k: float) -> None:
-        b = self.box.scaled(1.0 / k)
+    def _grab_template(self, small: np.ndarray, k: float, box: FaceBox) -> None:
+        b = box.scaled(1.0 / k)
         half = 0.4 * b.side  # the central 80 % of the face: little background
         x0, y0 = round(b.cx - half), round(b.cy - half)
         x1, y1 = round(b.cx + half), round(b.cy + half)
@@ -118,35 +118,33 @@ class FaceCropper:
         self._template = small[y0:y1, x0:x1].copy()
         self._tpl_offset = (b.cx - x0, b.cy - y0)  # box centre relative to the template's corner
 
-    def _track(self, small: np.ndarray, k: float) -> bool:
-        """Move the box by template matching; False when the match is too weak (face lost)."""
+    def _track(self, small: np.ndarray, k: float, box: FaceBox) -> FaceBox | None:
+        """``box`` (the current one) moved by template matching; None when the match is too weak (face lost)."""
         if self._template is None:
-            return False
+            return None
         th, tw = self._template.shape
-        b = self.box.scaled(1.0 / k)
+        b = box.scaled(1.0 / k)
         ox, oy = self._tpl_offset
         reach = 0.35 * b.side
         x0 = int(max(0, b.cx - ox - reach)); y0 = int(max(0, b.cy - oy - reach))  # noqa: E702
         x1 = int(min(small.shape[1], b.cx - ox + tw + reach))
         y1 = int(min(small.shape[0], b.cy - oy + th + reach))
         if x1 - x0 <= tw or y1 - y0 <= th:
-            return False
+            return None
         res = cv2.matchTemplate(small[y0:y1, x0:x1], self._template, cv2.TM_CCOEFF_NORMED)
         _, score, _, (mx, my) = cv2.minMaxLoc(res)
         if score < self.track_min_score:
-            return False
+            return None
         px, py = _subpixel_peak(res, mx, my)
         cx, cy = (x0 + px + ox) * k, (y0 + py + oy) * k
-        self.box = FaceBox.square(cx, cy, self.box.side, float(score))
-        return True
+        return FaceBox.square(cx, cy, box.side, float(score))
 
-    def _smooth(self, det: FaceBox) -> None:
-        """Blend a detection into the current box (centre EMA; size locked, see the module doc)."""
+    def _smooth(self, det: FaceBox) -> FaceBox:
+        """The current box with a detection blended in (centre EMA; size locked, see the module doc)."""
         if self.box is None or det.iou(self.box) < 0.3:
             self._sizes.clear()
             self._sizes.append(det.side)
-            self.box = FaceBox.square(det.cx, det.cy, det.side, det.score)
-            return
+            return FaceBox.square(det.cx, det.cy, det.side, det.score)
         self._sizes.append(det.side)
         a = self.center_alpha
         cx = (1 - a) * self.box.cx + a * det.cx
@@ -155,7 +153,7 @@ class FaceCropper:
         med = float(np.median(self._sizes))
         if len(self._sizes) == self._sizes.maxlen and abs(med - cur) > self.size_deadband * cur:
             cur = med
-        self.box = FaceBox.square(cx, cy, cur, det.score)
+        return FaceBox.square(cx, cy, cur, det.score)
 
     # -- the crop --------------------------------------------------------------------------------
     def crop(self, gray: np.ndarray, box: FaceBox) -> np.ndarray:
@@ -189,17 +187,22 @@ class FaceCropper:
         small = gray if k == 1.0 else cv2.resize(
             gray, (round(gray.shape[1] / k), round(gray.shape[0] / k)), interpolation=cv2.INTER_AREA)
         k = gray.shape[1] / small.shape[1]
-        tracked = False
+        box = None
         if self.box is not None and self._since_detect < self.detect_every:
-            tracked = self._track(small, k)
-            if not tracked:
+            box = self._track(small, k, self.box)
+            if box is None:
                 self._since_detect = self.detect_every  # lost: detect now
-        if not tracked:
+            else:
+                self.stats["tracked"] += 1
+        tracked = box is not None
+        if box is None:
             det = self._detect(small, k)
             self._since_detect = 0
             if det is None:
                 self._misses += 1
-                if self.box is None or self._misses > self.max_misses or not self._track(small, k):
+                if self.box is not None and self._misses <= self.max_misses:
+                    box = self._track(small, k, self.box)
+                if box is None:
                     if self.box is not None:
                         self.stats["lost"] += 1
                     self.box, self._template = None, None
@@ -208,9 +211,8 @@ class FaceCropper:
             else:
                 self._misses = 0
                 self.stats["detections"] += 1
-                self._smooth(det)
-                self._grab_template(small, k)
-        else:
-            self.stats["tracked"] += 1
+                box = self._smooth(det)
+                self._grab_template(small, k, box)
+        self.box = box
         self._since_detect += 1
-        return FaceCrop(self.crop(gray, self.box), self.box, tracked)
+        return FaceCrop(self.crop(gray, box), box, tracked)

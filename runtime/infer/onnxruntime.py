@@ -159,13 +159,16 @@ class OnnxRuntimeBackend(InferenceBackend):
         self.description = f"{path.name} on {', '.join(self.providers)}"
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
+        session = self.session
+        if session is None:
+            raise SofpError(f"the onnxruntime backend of {self.model_path.name} is closed; create a new one")
         x = check_batch(batch)
         if self.fixed_batch is not None and x.shape[0] != self.fixed_batch:
             if self.fixed_batch != 1:
                 raise ValueError(f"{self.model_path.name} takes batches of {self.fixed_batch}, got {x.shape[0]}")
             return np.concatenate([self.predict(x[i : i + 1]) for i in range(x.shape[0])])
-        logits = self.session.run([self.output_name], {self.input_name: x})[0]
+        logits = session.run([self.output_name], {self.input_name: x})[0]
         return softmax(np.asarray(logits, dtype=np.float32))
 
     def close(self) -> None:
-        self.session = None  # type: ignore[assignment]
+        self.session = None

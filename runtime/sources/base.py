@@ -13,10 +13,13 @@ import enum
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from sofp.runtime.errors import SofpError
 
 
 @dataclass(frozen=True)
@@ -112,11 +115,13 @@ class FrameSource:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Frame]:
         """Frames until END or FAILED (busy sources: waits politely on NOT_READY)."""
         while True:
             status, frame = self.read()
             if status is ReadStatus.FRAME:
+                if frame is None:  # a source's bug: said FRAME and gave none
+                    raise SofpError(f"{self.name}: read() returned FRAME without a frame")
                 yield frame
             elif status is ReadStatus.NOT_READY:
                 time.sleep(0.0005)

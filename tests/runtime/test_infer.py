@@ -67,9 +67,11 @@ def test_auto_prefers_onnxruntime_for_checkpoints(small_checkpoint):
     assert name == "onnxruntime" and "ONNX Runtime" in why
 
 
-def test_closed_torch_backend_refuses_with_one_line(small_checkpoint):
-    """predict after close was "'NoneType' object is not callable" (found by the type checker)."""
-    backend = create_backend("torch", small_checkpoint)
+@pytest.mark.parametrize("name", ["onnxruntime", "torch"])
+def test_closed_backend_refuses_with_one_line(small_checkpoint, cache, name):
+    """predict after close was "'NoneType' object is not callable/has no attribute 'run'" (found by the type
+    checker)."""
+    backend = create_backend(name, small_checkpoint)
     backend.close()
     with pytest.raises(SofpError, match="closed"):
         backend.predict(np.zeros((1, 3, 28, 28), np.float32))
