@@ -25,7 +25,7 @@ MIN_CHUNK_S = 10.0  # a cut costs ~6 s of overlap (lead-in + tail) with the defa
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="sofp-analyze", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="sofp-analyze", description=(__doc__ or "").split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="video files, folders (searched recursively), glob patterns, or manifest .csv files")

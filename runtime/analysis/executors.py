@@ -140,9 +140,11 @@ class RayExecutor:
     def __init__(self, address: str | None, workers: int) -> None:
         try:
             import ray
+            import ray.exceptions
         except ImportError:
             raise UsageError("--ray needs Ray, which is not installed; pip install 'sofp-edge[ray]'") from None
         self._ray = ray
+        self._errors = ray.exceptions
         opts: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
         t0 = time.perf_counter()
         try:
@@ -155,8 +157,8 @@ class RayExecutor:
                 from None
         self.start_s = time.perf_counter() - t0
         self.workers = int(ray.cluster_resources().get("CPU", workers))
-        self._counter = ray.remote(num_cpus=0)(ProgressCounter).remote()
-        self._call = ray.remote(num_cpus=1, max_retries=0)(_ray_call)
+        self._counter: Any = ray.remote(num_cpus=0)(ProgressCounter).remote()
+        self._call: Any = ray.remote(num_cpus=1, max_retries=0)(_ray_call)
         self._pending: set[Any] = set()
 
     def submit(self, fn: Callable, *args: Any) -> Any:
@@ -174,7 +176,7 @@ class RayExecutor:
         return ready
 
     def result(self, handle: Any) -> Any:
-        ex = self._ray.exceptions
+        ex = self._errors
         self._pending.discard(handle)
         try:
             return self._ray.get(handle)

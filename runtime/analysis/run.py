@@ -187,6 +187,20 @@ class _Run:
         _atomic_write(self.out / "index.html", render_index(title, rows, shown).encode())
         self.summary_at = time.monotonic()
 
+    def write_record(self, workers: int, interrupted: KeyboardInterrupt | None) -> None:
+        """run.json: what ran where, with which settings, how long (s), and what came of it."""
+        c = self.config
+        record = {"format": FORMAT, "inputs": list(c.inputs), "executor": "local" if c.ray is None else "ray",
+                  "ray_address": c.ray or None, "workers": workers, "chunk_s": c.chunk_s,
+                  "settings_hash": self.settings_hash, "settings": self.settings, "counts": self.counts(),
+                  "interrupted": interrupted is not None,
+                  "timing_s": {k: round(v, 4) for k, v in self.timing.items()},
+                  "video_s": round(sum(float(v.stats.get("duration_s") or 0) for v in self.videos
+                                       if v.status == "done"), 3),
+                  "frames": sum(int(v.stats.get("frames") or 0) for v in self.videos if v.status == "done"),
+                  "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        _atomic_write(self.out / "run.json", (json.dumps(record, indent=1) + "\n").encode())
+
     def counts(self) -> dict[str, int]:
         keys = ("done", "skipped", "failed", "interrupted", "pending")
         return {k: sum(v.status == k for v in self.videos) for k in keys}
@@ -237,12 +251,16 @@ class _Run:
                  f"Ray ({'a local instance, ' + str(workers) + ' CPUs' if c.ray == '' else c.ray})")
         self.log(f"sofp-analyze: {len(todo)} videos on {where}; outputs in {self.out}")
         self.write_summary()
+        t0 = time.perf_counter()
         executor = LocalExecutor(workers) if c.ray is None else RayExecutor(c.ray or None, workers)
         self.executor = executor
+        self.timing = {"start_s": time.perf_counter() - t0}
+        t1 = time.perf_counter()
         self.bar = tqdm(total=0, unit="frame", desc=f"videos 0/{len(self.videos)}", disable=c.quiet,
                         file=sys.stderr, dynamic_ncols=True)
         self.pending: dict[Any, _Task] = {}
         interrupted: KeyboardInterrupt | None = None
+        stale = False  # videos finished since the summary was last written
         try:
             for v in todo:
                 v.started = time.monotonic()
@@ -254,17 +272,21 @@ class _Run:
                     self.handle(handle, self.pending.pop(handle))
                 finished = sum(v.status in ("done", "skipped", "failed") for v in self.videos)
                 self.bar.set_description(f"videos {finished}/{len(self.videos)}", refresh=False)
-                if done and time.monotonic() - self.summary_at >= SUMMARY_EVERY_S:
+                stale = stale or bool(done)
+                if stale and time.monotonic() - self.summary_at >= SUMMARY_EVERY_S:
                     self.write_summary()
+                    stale = False
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as errors.Terminated
             interrupted = exc
         finally:
             for v in self.videos:
                 if v.status == "pending":
                     v.status, v.reason = "interrupted", "the run was stopped before this video finished"
+            self.timing["work_s"] = time.perf_counter() - t1
             executor.close(interrupted=interrupted is not None)
             self.bar.close()
             self.write_summary()
+            self.write_record(workers, interrupted)
         counts = self.counts()
         events = sum(int(v.stats.get("events") or 0) for v in self.videos)
         ended = "terminated" if interrupted is not None and exit_code_for(interrupted) == 143 else \

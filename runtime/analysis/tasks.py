@@ -76,8 +76,9 @@ def probe(path: str, fps: float | None) -> Probe:
     setup_worker()
     from sofp.runtime.analysis.video import SeekableVideo
 
-    with SeekableVideo(path, fps=fps) as src:  # not found, not a video: one line
-        rate, frames = float(src.fps), int(src.frame_count)
+    src = SeekableVideo(path, fps=fps)  # not found, not a video: one line
+    rate, frames = float(src.fps), int(src.frame_count)
+    src.close()
     try:
         return Probe(content_hash(path), rate, frames)
     except OSError as exc:

@@ -16,8 +16,11 @@ class SeekableVideo(VideoSource):
         """Make frame ``index`` the next one :meth:`read` returns."""
         if index == self._index:
             return
-        self._cap.set(cv2.CAP_PROP_POS_FRAMES, float(index))
-        landed = int(self._cap.get(cv2.CAP_PROP_POS_FRAMES))
+        cap = self._cap
+        if cap is None:
+            raise SofpError(f"{self.name}: closed")
+        cap.set(cv2.CAP_PROP_POS_FRAMES, float(index))
+        landed = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
         if landed != index:
             raise SofpError(f"{self.name}: cannot seek to frame {index} (landed on {landed}); analyse it in one "
                             "piece with --chunk-s 0")

@@ -76,6 +76,17 @@ class _KeepLastPair:
         self.name = getattr(flow, "name", type(flow).__name__)
         self.last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
+    @classmethod
+    def probe(cls) -> tuple[bool, str]:
+        return True, "wraps a ready flow"
+
+    def take(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The last pair and its flow (once: forgotten afterwards)."""
+        if self.last is None:
+            raise RuntimeError("an event was classified without the feature flow")
+        last, self.last = self.last, None
+        return last
+
     def compute(self, prev: np.ndarray, curr: np.ndarray) -> np.ndarray:
         out = self.flow.compute(prev, curr)
         self.last = (prev, curr, out)
@@ -109,7 +120,8 @@ def analyse_chunk(job: ChunkJob, progress: Callable[[int], None] = lambda n: Non
     times, mags, thrs, faces = [], [], [], []
     events: list[tuple[Event, Evidence]] = []
     decoded = pending = 0
-    with SeekableVideo(job.video, fps=job.fps) as src:
+    src = SeekableVideo(job.video, fps=job.fps)
+    try:
         src.seek(chunk.start)
         pipe.set_fps(src.fps)
         while chunk.stop is None or chunk.start + decoded < chunk.stop:
@@ -121,14 +133,11 @@ def analyse_chunk(job: ChunkJob, progress: Callable[[int], None] = lambda n: Non
             decoded += 1
             if frame.index in restarts and frame.index != chunk.start:
                 getattr(pipe.face, "reset", lambda: None)()
-            keep.last = None
             for ev in pipe.feed(frame):
-                if keep.last is None:
-                    raise RuntimeError("an event was classified without the feature flow")
-                onset, apex, flow = keep.last
+                onset, apex, flow = keep.take()
                 events.append((ev, Evidence(onset.copy(), np.asarray(apex, np.uint8).copy(), flow_to_features(flow))))
-            if chunk.owns(frame.index):
-                tel = pipe.telemetry
+            tel = pipe.telemetry
+            if chunk.owns(frame.index) and tel is not None:
                 times.append(frame.timestamp)
                 mags.append(np.nan if tel.magnitude is None else tel.magnitude)
                 thr = tel.threshold
@@ -141,6 +150,8 @@ def analyse_chunk(job: ChunkJob, progress: Callable[[int], None] = lambda n: Non
                 if should_stop():
                     raise Cancelled()
         fps = float(src.fps)
+    finally:
+        src.close()
     progress(pending)
     return ChunkResult(chunk, fps, list(pipe.labels), events, np.asarray(times, np.float64),
                        np.asarray(mags, np.float32), np.asarray(thrs, np.float32), np.asarray(faces, bool),

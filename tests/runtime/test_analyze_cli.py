@@ -29,21 +29,6 @@ def _summary(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-@pytest.fixture(scope="module")
-def analysed(short_clips, tmp_path_factory):
-    """One run over a folder, a glob and a manifest naming the same clips (each analysed once)."""
-    base = tmp_path_factory.mktemp("run")
-    folder = short_clips[0].path.parent
-    manifest = base / "sessions.csv"
-    manifest.write_text("path,subject,session\n" + "".join(
-        f"{c.path.name},s{i:02d},interview {i}\n" for i, c in enumerate(short_clips)))
-    shutil.copy(manifest, folder / "sessions.csv")
-    out = base / "out"
-    code = main([str(folder / "sessions.csv"), str(folder), str(folder / "*.avi"), "--out", str(out),
-                 "--workers", "2", "--quiet"])
-    return out, code
-
-
 def test_every_video_gets_its_outputs_and_a_row(analysed, short_clips):
     out, code = analysed
     assert code == 0
