@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -281,7 +282,7 @@ def run_step_here(name: str, work: Path, args: argparse.Namespace, result_path: 
     """The child process: run one step, write its result JSON (an exception is the step's failure)."""
     t0 = time.perf_counter()
     try:
-        res = RUN[name](work, args)
+        res: dict[str, Any] = RUN[name](work, args)
         res["status"] = "passed" if res.pop("passed") else "failed"
     except Exception as exc:
         last = (str(exc).strip().splitlines() or [""])[-1][:400]
@@ -333,7 +334,7 @@ def run_check(steps: tuple[str, ...], out: Path, calib: str | None, log: Callabl
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python benchmarks/gpu_check.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python benchmarks/gpu_check.py", description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--out", default=str(ROOT / "runs" / "gpu_check" / "report.json"), help="the JSON report")
     p.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of: {', '.join(STEPS)}")
     p.add_argument("--calib", help="INT8 calibration folder of flow images (default: 256 made from random flows)")

@@ -173,7 +173,7 @@ def bench_combo(frames: list[np.ndarray], fps: float, flow: str, backend: str, m
     }
 
 
-def native_beside_python(frames: list[np.ndarray], fps: float, cfg: LatencyConfig) -> dict:
+def native_beside_python(frames: list[np.ndarray], fps: float, cfg: LatencyConfig, native_lib: str) -> dict:
     """The Python pipeline and libsofp on the same frames, interleaved (see the module docstring)."""
     sys.path.insert(0, str(ROOT / "native" / "python"))
     from sofp_native import NativePipeline, load_library
@@ -183,7 +183,7 @@ def native_beside_python(frames: list[np.ndarray], fps: float, cfg: LatencyConfi
 
     n = len(frames)
     os.environ.setdefault("OPENCV_FOR_THREADS_NUM", str(cfg.threads))  # libsofp's OpenCV, read when it loads
-    lib = load_library(cfg.native_lib)
+    lib = load_library(native_lib)
     rec = {name: {"call": [], "cpu": [], "total": [], "stages": {s: [] for s in STAGES}, "events": []}
            for name in ("python", "native")}
     with Pipeline(PipelineConfig(flow="cpu-dis", backend="onnxruntime", model=cfg.native_model, threads=1,
@@ -213,7 +213,7 @@ def native_beside_python(frames: list[np.ndarray], fps: float, cfg: LatencyConfi
                     r["stages"][s].append(tel[s])
                 r["events"] += [(e["onset_frame"], e["apex_frame"], e["offset_frame"], e["label"]) for e in evs]
         description = nat.description
-    out: dict = {"library": cfg.native_lib, "libsofp": lib.sofp_version().decode(), "native_backend": description,
+    out: dict = {"library": native_lib, "libsofp": lib.sofp_version().decode(), "native_backend": description,
                  "model": cfg.native_model, "timed_frames": len(rec["python"]["call"]), "pipelines": {}}
     for name, r in rec.items():
         call, cpu = pct(r["call"]), pct(r["cpu"])
@@ -460,7 +460,7 @@ def run_latency(cfg: LatencyConfig) -> dict:
                 r = results[-1]
                 print(f"{flow} + {backend}: p50 {r['total_ms']['p50']:.2f} ms ({r['fps_at_median']:.0f} fps), "
                       f"p99 {r['total_ms']['p99']:.2f} ms, events {r['events']}", file=sys.stderr)
-        native = native_beside_python(frames, clip.fps, cfg) if cfg.native_lib else None
+        native = native_beside_python(frames, clip.fps, cfg, cfg.native_lib) if cfg.native_lib else None
         if native:
             print(f"native beside python: {native['ratio_fps_at_median']:.2f} x frames/s at the median, same events "
                   f"{native['same_events']}", file=sys.stderr)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 
@@ -114,6 +114,9 @@ def check_input_spec(spec: object, where: str | Path) -> None:
         )
 
 
+B = TypeVar("B", bound="InferenceBackend")  # `with SomeBackend(...) as b`: b keeps its own class
+
+
 class InferenceBackend:
     """Base of all inference backends (one file each in runtime/infer/)."""
 
@@ -134,7 +137,7 @@ class InferenceBackend:
     def close(self) -> None:
         """Free the model and any device memory."""
 
-    def __enter__(self) -> InferenceBackend:
+    def __enter__(self: B) -> B:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -209,6 +209,7 @@ class TensorRTBackend(InferenceBackend):
         for r in self.runners.values():
             r.close(close_cuda=False)
         self.runners = {}
-        if getattr(self, "cuda", None) is not None:
-            self.cuda.close()
+        cuda = getattr(self, "cuda", None)
+        if cuda is not None:
+            cuda.close()
             self.cuda = None

@@ -85,6 +85,8 @@ class CudaPython:
 
     @property
     def stream_handle(self) -> int:
+        if self.stream is None:
+            raise SofpError("the CUDA stream is closed")
         return int(self.stream)
 
     def sync(self) -> None:
@@ -244,16 +246,17 @@ class TrtRunner:
             return int(lo[0]), int(hi[0])
         return int(shape[0]), int(shape[0])
 
-    def _bind(self, t: _Tensor, nbytes: int) -> None:
+    def _bind(self, context: Any, t: _Tensor, nbytes: int) -> None:
         if nbytes > t.capacity:  # grown, never shrunk: no allocation per call at a steady batch
             if t.ptr:
                 self.cuda.free(t.ptr)
             t.ptr, t.capacity = self.cuda.alloc(nbytes), nbytes
-        self.context.set_tensor_address(t.name, t.ptr)
+        context.set_tensor_address(t.name, t.ptr)
 
     def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One synchronous inference on ``feeds`` (host arrays by input name) -> outputs by name (new arrays)."""
-        if self.context is None:
+        context = self.context
+        if context is None:
             raise SofpError(f"the TensorRT runner of {self.name} is closed; create a new one")
         missing = [n for n in self.inputs if n not in feeds]
         if missing:
@@ -261,16 +264,16 @@ class TrtRunner:
         for t in self.tensors:
             if t.is_input:
                 arr = np.ascontiguousarray(feeds[t.name], dtype=t.dtype)
-                self.context.set_input_shape(t.name, tuple(arr.shape))
-                self._bind(t, arr.nbytes)
+                context.set_input_shape(t.name, tuple(arr.shape))
+                self._bind(context, t, arr.nbytes)
                 self.cuda.htod(t.ptr, arr)
         out: dict[str, np.ndarray] = {}
         for t in self.tensors:
             if not t.is_input:
-                host = np.empty(tuple(int(d) for d in self.context.get_tensor_shape(t.name)), dtype=t.dtype)
-                self._bind(t, host.nbytes)
+                host = np.empty(tuple(int(d) for d in context.get_tensor_shape(t.name)), dtype=t.dtype)
+                self._bind(context, t, host.nbytes)
                 out[t.name] = host
-        if not self.context.execute_async_v3(self.cuda.stream_handle):
+        if not context.execute_async_v3(self.cuda.stream_handle):
             raise SofpError(f"TensorRT execution failed for {self.name}")
         for t in self.tensors:
             if not t.is_input:
