@@ -54,7 +54,7 @@ def encode(frames, fps: float, codec: str, path: Path) -> None:
         import cv2
 
         h, w = frames[0].shape[:2]
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*OPENCV_CODECS[codec][0]), fps, (w, h))
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*OPENCV_CODECS[codec][0]), fps, (w, h))
         if not writer.isOpened():
             raise UsageError(f"OpenCV here has no {codec} encoder")
         for f in frames:
@@ -75,7 +75,7 @@ def encode(frames, fps: float, codec: str, path: Path) -> None:
 def available(codec: str) -> tuple[bool, str]:
     if codec in PYAV_CODECS:
         try:
-            import av
+            import av.codec
 
             av.codec.Codec(PYAV_CODECS[codec][0], "w")
         except Exception as exc:  # missing PyAV, or a PyAV build without this encoder
@@ -142,7 +142,7 @@ def run(cfg: CodecConfig) -> dict:
             r = results[codec]
             print(f"{codec}: F1 {r['f1']:.3f} (TP {r['tp']}, FP {r['fp']}, FN {r['fn']}), "
                   f"{r['mbit_s']:.1f} Mbit/s, PSNR {r['psnr_db']:.1f} dB", file=sys.stderr)
-    versions = {"opencv": cv2.__version__, "python": platform.python_version()}
+    versions: dict[str, str | None] = {"opencv": cv2.__version__, "python": platform.python_version()}
     try:
         import av
 
@@ -181,7 +181,7 @@ def report(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python benchmarks/compression.py", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python benchmarks/compression.py", description=(__doc__ or "").partition("\n")[0])
     p.add_argument("--seeds", type=int, default=5, help="demo clips per encoder (seeds 0..N-1; default 5)")
     p.add_argument("--codecs", default=",".join(CODECS), help=f"comma-separated, from {', '.join(CODECS)}")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="results folder")

@@ -30,3 +30,5 @@ def test_ci_runs_exactly_the_readme_test_command():
     lines = [ln for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln and not ln.startswith("#")]
     assert lines[-1] == tests
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in tests
+    # an install editors and the type checker resolve, and the type check before the tests (README, "Development")
+    assert 'pip install -e ".[dev]" --config-settings editable_mode=strict && pyright && python -m pytest' in tests
