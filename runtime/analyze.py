@@ -16,6 +16,7 @@ failed, 2 bad usage or a missing capability, 130 interrupted (Ctrl-C), 143 termi
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from sofp.runtime.errors import UsageError, run_cli
@@ -27,7 +28,7 @@ MIN_CHUNK_S = 10.0  # a cut costs ~6 s of overlap (lead-in + tail) with the defa
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="sofp-analyze", description=(__doc__ or "").split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
+    p.add_argument("inputs", nargs="*", metavar="INPUT",
                    help="video files, folders (searched recursively), glob patterns, or manifest .csv files")
     p.add_argument("--out", default="runs/analyze", metavar="DIR", help="output folder (default runs/analyze)")
     p.add_argument("--workers", type=int, metavar="N",
@@ -49,6 +50,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def config_from_args(a: argparse.Namespace):
     from sofp.runtime.analysis.run import AnalyzeConfig
 
+    if a.ray and os.path.exists(a.ray):
+        raise UsageError(f"--ray {a.ray}: a file or folder, not a Ray address; put --ray after the inputs, or write "
+                         "--ray=ADDRESS")
+    if not a.inputs:
+        raise UsageError("no input: give video files, folders, glob patterns or a manifest .csv")
     if a.workers is not None and a.workers <= 0:
         raise UsageError(f"--workers {a.workers}: must be a positive integer")
     if a.chunk_s != 0 and not a.chunk_s >= MIN_CHUNK_S:

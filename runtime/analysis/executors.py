@@ -35,10 +35,6 @@ def _init_local(counter: Any, stop: Any) -> None:
     tasks.setup_worker(add, stop.is_set)
 
 
-def _ready() -> int:
-    return os.getpid()
-
-
 class LocalExecutor:
     """``workers`` spawned processes, each single-threaded; Ctrl-C and SIGTERM are left to the driver."""
 
@@ -59,7 +55,7 @@ class LocalExecutor:
         try:
             pool = cf.ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_init_local,
                                           initargs=(self._counter, self._stop))
-            for f in [pool.submit(_ready) for _ in range(self.workers)]:  # every process started now
+            for f in [pool.submit(tasks.warm_up) for _ in range(self.workers)]:  # every process started now
                 f.result()
         finally:
             if previous is not None:
@@ -149,17 +145,22 @@ class RayExecutor:
         t0 = time.perf_counter()
         try:
             if address is None:
+                # Ray starts its workers at niceness 15 (its daemons first); on a shared machine that starves them
+                # against the local pool's workers. A local instance runs them at the driver's priority, as the pool
+                # does (RAY_worker_niceness set by the user wins).
+                os.environ.setdefault("RAY_worker_niceness", "0")
                 ray.init(num_cpus=workers, **opts)
             else:
                 ray.init(address=address, **opts)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise UsageError(f"--ray {address or ''}: cannot start or join a Ray cluster ({exc})".replace("  ", " ")) \
                 from None
-        self.start_s = time.perf_counter() - t0
         self.workers = int(ray.cluster_resources().get("CPU", workers))
         self._counter: Any = ray.remote(num_cpus=0)(ProgressCounter).remote()
         self._call: Any = ray.remote(num_cpus=1, max_retries=0)(_ray_call)
         self._pending: set[Any] = set()
+        ray.get([self._call.remote(self._counter, tasks.warm_up) for _ in range(self.workers)])
+        self.start_s = time.perf_counter() - t0
 
     def submit(self, fn: Callable, *args: Any) -> Any:
         ref = self._call.remote(self._counter, fn, *args)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,18 @@ def setup_worker(progress: Callable[[int], None] | None = None, should_stop: Cal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _ready = True
+
+
+def warm_up() -> int:
+    """Import what the tasks need (OpenCV, ONNX Runtime, Matplotlib) before the first video; this process's id."""
+    setup_worker()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+    import onnxruntime  # noqa: F401
+
+    return os.getpid()
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def test_a_corrupt_video_is_a_failed_row_and_the_run_goes_on(short_clips, tmp_pa
     (["CLIPS", "--chunk-s", "5"], "--chunk-s"),
     (["CLIPS", "--workers", "0"], "--workers"), (["CLIPS", "--spot", "k_up=3"], "unknown spotting parameter"),
     (["CLIPS", "--spot", "k_on=1", "--spot", "k_off=2"], "k_on >= k_off"),
-    (["CLIPS", "--model", "m.onnx"], "not found"),
+    (["CLIPS", "--model", "m.onnx"], "not found"), (["--ray", "CLIPS"], "not a Ray address"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(short_clips, tmp_path, capfd, args, needle):
     args = [str(short_clips[0].path.parent) if a == "CLIPS" else a for a in args]
