@@ -9,7 +9,7 @@ Per frame (the hot path, a few ms on a CPU):
 2. window: the crop is kept in a ring buffer; the spotter says which earlier frame is this
    frame's onset reference (see runtime/spotting.py);
 3. align: the crop is registered to that reference crop (global head motion removed);
-4. flow: a fast optical flow (``motion_flow``, DIS ultrafast) between the two crops, reduced to
+4. flow: a fast optical flow (``motion_flow``, DIS ultrafast, denser patches) between the two crops, reduced to
    one motion number (px) — only the signal, never the model input;
 5. spot: the online spotter; when an interval ends (offset seen), the event is classified:
    the pinned feature flow (``flow``: the training flow, e.g. TV-L1 or DIS medium) between the
@@ -46,7 +46,7 @@ class PipelineConfig:
     """Everything a pipeline is built from. Names or ready objects; None = the component's default.
 
     flow: feature flow at spotted apexes ("auto", "cpu-dis", "cpu-tvl1", ... or a FlowBackend).
-    motion_flow: per-frame motion-signal flow (default cpu-dis with the ultrafast preset).
+    motion_flow: per-frame motion-signal flow (default cpu-dis with the shared ``motion`` preset).
     motion_size: side (px) the crops are resized to for the motion signal (None: the crop size).
     backend / model: inference backend name ("auto", "onnxruntime", ...) or object; model file
     (None: the built-in checkpoint). threads: intra-op threads of the inference backend.

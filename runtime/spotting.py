@@ -29,8 +29,10 @@ or below ``off`` after it (shorter dips belong to the movement, and within the h
 the largest signal in between. It becomes a spotted interval when it lasted between
 ``min_duration_s`` and ``max_duration_s`` (micro-expressions: under 0.5 s), measured from its first
 to its last sample above ``off``, with at least two such samples (one-sample spikes are noise at any
-frame rate). The signal is first smoothed by a centred moving average over ``smooth_s`` (3 samples
-at 100 frames/s, none at 30), which halves the frame-to-frame flow noise for a 10 ms delay. A
+frame rate). The signal is first smoothed by a centred running median over ``smooth_s`` (an odd
+number of samples: 7 at 100 frames/s, 3 at 30, none at 25), for a delay of half the window (30 ms at
+100 frames/s): it removes spikes shorter than half the window (a video codec's flicker, a detector jump)
+and lowers the flow noise that lossy compression adds, without widening a movement as a mean would. A
 candidate above ``off`` for longer than ``max_duration_s`` is a macro-expression or a pose change:
 it is dropped, and the spotter waits for the signal to fall (or ``settle_s``) before restarting the
 reference. All durations are seconds, converted with the stream's real fps and checked on capture
@@ -65,7 +67,7 @@ class SpotConfig:
     floor_on: float = _SPOT["floor_on"]  # ... but never closer than this to the median (px)
     floor_off: float = _SPOT["floor_off"]  # (px)
     hold_s: float = _SPOT["hold_s"]  # the signal must stay at or below ``off`` this long to end a movement
-    smooth_s: float = _SPOT["smooth_s"]  # centred moving average over this long (>= 1 sample) before spotting
+    smooth_s: float = _SPOT["smooth_s"]  # centred running median over this long (odd, >= 1 sample) before spotting
     min_duration_s: float = _SPOT["min_duration_s"]
     max_duration_s: float = _SPOT["max_duration_s"]  # micro-expressions last under half a second
     settle_s: float = _SPOT["settle_s"]  # after a too-long candidate, restart the reference at the latest after this
@@ -148,7 +150,7 @@ class Spotter:
         # Longest look-back a caller must keep crops for (frames): lag, or a frozen onset reference.
         self.history_frames = self.lag + math.ceil((c.max_duration_s + c.hold_s + c.settle_s) * self.fps) + 2
         self._quiet: deque[float] = deque(maxlen=n_window)
-        n_smooth = max(1, round(c.smooth_s * self.fps))
+        n_smooth = max(1, 2 * round((c.smooth_s * self.fps - 1) / 2) + 1)  # odd: a centred window
         self._raw: deque[tuple[int, float, float]] = deque(maxlen=n_smooth)
         self.delay = (n_smooth - 1) // 2  # frames the spotted indices lag the latest sample
         self._recent: deque[tuple[int, float, float]] = deque(maxlen=self.history_frames)
@@ -206,7 +208,7 @@ class Spotter:
         if len(self._raw) < (self._raw.maxlen or 1):
             return None
         mid = self._raw[-1 - self.delay]
-        magnitude = sum(s[2] for s in self._raw) / len(self._raw)
+        magnitude = float(np.median([s[2] for s in self._raw]))
         index, timestamp = mid[0], mid[1]
         sample = (index, timestamp, magnitude)
         on, off = self.thresholds()

@@ -87,7 +87,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--record", metavar="OUT.mp4", help="write the annotated stream (with the overlay) to a video file")
     p.add_argument("--save-clip", metavar="FILE",
                    help="write the clean frames as read (no overlay) to a video file, to run again later: .avi "
-                        "(MJPG) or .mkv (FFV1, lossless) keep micro-movements; .mp4 (mp4v) may lose some")
+                        "(MJPG), .mkv (FFV1, lossless) or .mp4 (mp4v); all three kept the demo's movements")
     p.add_argument("--out", metavar="DIR", help="demo outputs (default runs/demo)")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--retries", type=int, default=5, help="reconnect tries for a live source that fails")

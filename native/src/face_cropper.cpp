@@ -64,10 +64,14 @@ std::optional<FaceBox> FaceCropper::detect(GrayFrame &frame, double k) {
         }
     }
     // No face yet: the whole downscaled frame, alternating no padding and the detector's padding.
+    // Of several candidates the most confident (largest first among equals), as runtime/face/cropper.py.
     ++searches_;
     std::vector<FaceBox> found = detector_.detect(frame.small_full(), -1, -1, searches_ % 2 ? 0.0 : -1.0);
     if (found.empty()) return std::nullopt;
-    return found.front().scaled(k);
+    const FaceBox *best = &found.front();
+    for (const FaceBox &f : found)
+        if (f.score > best->score) best = &f;
+    return best->scaled(k);
 }
 
 void FaceCropper::grab_template(GrayFrame &frame, double k) {

@@ -23,7 +23,7 @@ Spotter::Spotter(double fps, const SpotParams &params) : fps_(fps), c_(params) {
     min_quiet_ = static_cast<size_t>(std::max(30.0, std::ceil(c_.warmup_s * fps_)));
     history_frames_ =
         static_cast<int>(lag_) + static_cast<int>(std::ceil((c_.max_duration_s + c_.hold_s + c_.settle_s) * fps_)) + 2;
-    n_smooth_ = static_cast<size_t>(std::max(1, py_round(c_.smooth_s * fps_)));
+    n_smooth_ = static_cast<size_t>(std::max(1, 2 * py_round((c_.smooth_s * fps_ - 1) / 2) + 1));  // odd: centred
     delay_ = static_cast<int>((n_smooth_ - 1) / 2);
     on_ = off_ = kInf;
     reset();
@@ -79,9 +79,10 @@ std::optional<SpottedInterval> Spotter::update(int64_t index, double time, doubl
     push_bounded(raw_, Sample{index, time, magnitude}, n_smooth_);
     if (raw_.size() < n_smooth_) return std::nullopt;
     const Sample &mid = raw_[raw_.size() - 1 - static_cast<size_t>(delay_)];
-    double sum = 0;
-    for (const Sample &s : raw_) sum += s.magnitude;
-    const Sample sample{mid.index, mid.time, sum / static_cast<double>(raw_.size())};
+    std::vector<double> window;  // the running median of the last n_smooth_ samples (odd: centred)
+    window.reserve(raw_.size());
+    for (const Sample &s : raw_) window.push_back(s.magnitude);
+    const Sample sample{mid.index, mid.time, median_of(window)};
     const double mag = sample.magnitude;
     double on = 0, off = 0;
     thresholds(on, off);

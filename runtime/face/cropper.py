@@ -103,9 +103,11 @@ class FaceCropper:
                 return best.scaled(k)
         # No face yet: the whole downscaled frame, alternating no padding (cheap, camera frames)
         # and the detector's padding (tight face crops need the margin; ~2 x the cost).
+        # Of several candidates, the most confident (the cascade's stage weight), not the largest: a
+        # false positive on clothing or background can be larger than the face (seen on compressed video).
         self._searches += 1
         found = self.detector.detect(small, pad=0.0 if self._searches % 2 else None)
-        return found[0].scaled(k) if found else None
+        return max(found, key=lambda f: f.score).scaled(k) if found else None
 
     def _grab_template(self, small: np.ndarray, k: float, box: FaceBox) -> None:
         b = box.scaled(1.0 / k)
