@@ -165,3 +165,16 @@ def test_config_validation():
         SpotConfig(k_on=1.0, k_off=2.0)
     with pytest.raises(ValueError):
         Spotter(0.0)
+
+
+def test_median_smoothing_drops_codec_flicker_without_widening_movements():
+    # 100 frames/s, smooth_s 0.07: a 7-sample running median. A 3-frame flicker (a keyframe of a lossy codec)
+    # is not a movement; a real one keeps its length (a mean would spread the flicker over 70 ms, past
+    # min_duration_s, and widen the movement by 60 ms)
+    fps = 100.0
+    sig, truth = synthetic_curve(fps, 6.0, [(3.0, 3.1, 3.3)])
+    sig[150:153] += 1.5
+    found = spot_signal(sig, fps, SpotConfig(smooth_s=0.07))
+    assert [(s.onset, s.offset) for s in found] and score_spotting(
+        [(s.onset, s.offset) for s in found], [(o, f) for o, _, f in truth]).f1 == 1.0
+    assert found[0].duration == pytest.approx(0.3, abs=0.06)
