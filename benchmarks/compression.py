@@ -264,7 +264,8 @@ def report(doc: dict) -> str:
              f"{doc['target_f1']}. **shipped**: runtime/shared_params.json; **previous**: {doc['previous']}, measured "
              "side by side on the same decoded frames. The parameters were chosen on seeds "
              f"0..{doc['choice_seeds'] - 1}; "
-             "the other seeds confirm them. PSNR: decoded vs rendered frames (first 20).", "",
+             "the other seeds confirm them. PSNR: decoded vs rendered frames (first 20). With `--clip-dir`, clips "
+             "already in that folder are reused (written by this script's `encode` on an earlier run).", "",
              f"| encoder | {head} | Mbit/s | PSNR (dB) |", "|---|" + "---|" * (len(parts) * len(PARAM_SETS) + 2)]
     for codec, r in doc["results"].items():
         cells = []
