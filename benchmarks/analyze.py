@@ -66,7 +66,9 @@ def run_once(clips: list[Path], workers: int, ray: str | None, out: Path) -> dic
     work = record["timing_s"]["work_s"]
     return {"work_s": work, "start_s": record["timing_s"]["start_s"], "total_s": round(total, 3),
             "video_s": record["video_s"], "frames": record["frames"],
-            "video_s_per_s": record["video_s"] / work, "frames_per_s": record["frames"] / work}
+            "video_s_per_s": record["video_s"] / work, "frames_per_s": record["frames"] / work,
+            "cpu_s": record["cpu_s"], "frames_per_cpu_s": record["frames"] / record["cpu_s"],
+            "cpu_share": record["cpu_s"] / (work * workers)}
 
 
 def _versions() -> dict:
@@ -149,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = []
     for name, workers, ray in CONFIGS:
         mine = [x for x in runs if x["config"] == name]
+        keys = ("video_s_per_s", "frames_per_s", "work_s", "start_s", "frames_per_cpu_s", "cpu_share")
         stats = {k: {"median": statistics.median(x[k] for x in mine), "min": min(x[k] for x in mine),
-                     "max": max(x[k] for x in mine)} for k in ("video_s_per_s", "frames_per_s", "work_s", "start_s")}
+                     "max": max(x[k] for x in mine)} for k in keys}
         summary.append({"config": name, "workers": workers, "ray": ray is not None, **stats})
     one, two, on_ray = summary
     efficiency = two["video_s_per_s"]["median"] / (2 * one["video_s_per_s"]["median"])
@@ -158,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         next(x for x in runs if x["round"] == r and x["config"] == two["config"])["video_s_per_s"]
         / (2 * next(x for x in runs if x["round"] == r and x["config"] == one["config"])["video_s_per_s"])
         for r in range(a.rounds)]
+    cpu_efficiency = two["frames_per_cpu_s"]["median"] / one["frames_per_cpu_s"]["median"]
     overhead_ms = 1000 * (on_ray["work_s"]["median"] - two["work_s"]["median"]) / len(clips)
     per_core = one["video_s_per_s"]["median"]  # video-seconds per wall-second per single-threaded worker
     paper = [{"machines": n, "cores": c, "video_hours_per_hour": round(per_core * c * n * efficiency, 1)}
@@ -168,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
               "clips": {"n": len(clips), "seconds": a.seconds, "fps": 100.0, "size": [640, 480], "codec": "MJPG",
                         "movements_per_clip": 3},
               "runs": runs, "summary": summary, "scaling_efficiency_2": efficiency,
-              "scaling_efficiency_2_per_round": per_round_eff, "ray_overhead_ms_per_video": overhead_ms,
+              "scaling_efficiency_2_per_round": per_round_eff, "cpu_time_efficiency_2": cpu_efficiency,
+              "ray_overhead_ms_per_video": overhead_ms,
               "ray_start_s": on_ray["start_s"]["median"], "local_start_s": two["start_s"]["median"],
               "per_core_video_s_per_s": per_core, "on_paper": paper}
     a.out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = "\n".join(
         f"| {s['config']} | {s['video_s_per_s']['median']:.2f} ({s['video_s_per_s']['min']:.2f}-"
         f"{s['video_s_per_s']['max']:.2f}) | {s['frames_per_s']['median']:.0f} ({s['frames_per_s']['min']:.0f}-"
-        f"{s['frames_per_s']['max']:.0f}) | {s['work_s']['median']:.2f} | {s['start_s']['median']:.2f} |"
+        f"{s['frames_per_s']['max']:.0f}) | {s['work_s']['median']:.2f} | {s['start_s']['median']:.2f} | "
+        f"{s['frames_per_cpu_s']['median']:.0f} | {s['cpu_share']['median']:.0%} |"
         for s in summary)
     paper_rows = "\n".join(f"| {x['machines']} | {x['cores']} | {x['video_hours_per_hour']:,} |" for x in paper)
     md = f"""# sofp-analyze throughput
@@ -196,12 +202,14 @@ head drift and noise), the built-in model on ONNX Runtime, flow cpu-dis; every w
 rounds, each running the three configurations in turn; medians (min-max). Wall time = first task submitted to
 last video's outputs written (`work_s` of run.json); starting the workers is apart (`start`).
 
-| configuration | video-s per wall-s | frames/s | work s | start s |
-|---|---|---|---|---|
+| configuration | video-s per wall-s | frames/s | work s | start s | frames per worker CPU-s | worker CPU share |
+|---|---|---|---|---|---|---|
 {rows}
 
 - **Scaling efficiency at 2 workers: {efficiency:.1%}** (throughput of 2 workers / twice that of 1; per round
-  {', '.join(f'{x:.1%}' for x in per_round_eff)}).
+  {', '.join(f'{x:.1%}' for x in per_round_eff)}). Per CPU-second the two workers do {cpu_efficiency:.1%} of
+  the single worker's frames; the worker CPU share (their CPU time / (work s x workers)) says how much of the
+  wall time they were running: below 100 % they waited for a core (other jobs of this shared machine) or I/O.
 - **Ray's per-video overhead: {overhead_ms:.0f} ms of wall time per video** over the local pool at the same 2
   workers ((work s Ray - work s local) / {len(clips)} videos); starting the local Ray instance takes
   {on_ray['start_s']['median']:.1f} s (the local pool: {two['start_s']['median']:.1f} s).

@@ -40,7 +40,7 @@ from sofp.runtime.shared_params import SHARED
 FORMAT = "sofp-analyze/1"
 SUMMARY_EVERY_S = 1.0
 BASE_COLUMNS = ("video", "name", "status", "reason", "duration_s", "fps", "frames", "frames_without_face", "events")
-TAIL_COLUMNS = ("chunks", "busy_s", "wall_s", "report", "content_hash")
+TAIL_COLUMNS = ("chunks", "busy_s", "cpu_s", "wall_s", "report", "content_hash")
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ class _Run:
         report = f"videos/{v.name}/report.html" if v.status in ("done", "skipped") else ""
         r: dict[str, Any] = {"video": v.path, **v.extra, "name": v.name, "status": v.status, "reason": v.reason,
                              **{k: v.stats.get(k) for k in (*BASE_COLUMNS[4:], *self.label_columns, "chunks",
-                                                            "busy_s")},
+                                                            "busy_s", "cpu_s")},
                              "wall_s": None if v.wall_s is None else round(v.wall_s, 3), "report": report,
                              "content_hash": v.probe.content if v.probe else ""}
         return r
@@ -181,7 +181,7 @@ class _Run:
         for r in rows:
             w.writerow({k: "" if r.get(k) is None else r.get(k) for k in self.columns})
         _atomic_write(self.out / "summary.csv", buf.getvalue().encode())
-        shown = [c for c in self.columns if c not in ("name", "busy_s", "content_hash", "fps")]
+        shown = [c for c in self.columns if c not in ("name", "busy_s", "cpu_s", "content_hash", "fps")]
         counts = self.counts()
         title = f"sofp-analyze: {len(self.videos)} videos ({', '.join(f'{n} {k}' for k, n in counts.items() if n)})"
         _atomic_write(self.out / "index.html", render_index(title, rows, shown).encode())
@@ -198,6 +198,7 @@ class _Run:
                   "video_s": round(sum(float(v.stats.get("duration_s") or 0) for v in self.videos
                                        if v.status == "done"), 3),
                   "frames": sum(int(v.stats.get("frames") or 0) for v in self.videos if v.status == "done"),
+                  "cpu_s": round(sum(float(v.stats.get("cpu_s") or 0) for v in self.videos if v.status == "done"), 3),
                   "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         _atomic_write(self.out / "run.json", (json.dumps(record, indent=1) + "\n").encode())
 
@@ -354,7 +355,7 @@ class _Run:
         if record is not None:
             v.status, v.reason = "skipped", "analysed before with the same content and settings"
             row = record.get("row", {})
-            v.stats = {k: row.get(k) for k in (*BASE_COLUMNS[4:], *self.label_columns, "chunks", "busy_s")}
+            v.stats = {k: row.get(k) for k in (*BASE_COLUMNS[4:], *self.label_columns, "chunks", "busy_s", "cpu_s")}
             v.wall_s = row.get("wall_s")
             return
         c = self.config

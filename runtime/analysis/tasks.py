@@ -9,6 +9,7 @@ import hashlib
 import io
 import os
 import signal
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,6 +113,7 @@ def analyse_video(job: ChunkJob, title: str, facts: Mapping[str, Any]) -> VideoO
 def finish(title: str, facts: Mapping[str, Any], results: list[ChunkResult]) -> VideoOutputs:
     """Stitch a video's chunks and render its events JSON Lines, timeline PNG and HTML report."""
     setup_worker()
+    c0 = time.process_time()
     results = sorted(results, key=lambda r: r.chunk.index)
     pairs = stitch([(r.chunk, r.events) for r in results], lambda p: (p[0].onset_frame, p[0].offset_frame))
     events = [ev for ev, _ in pairs]
@@ -140,5 +142,6 @@ def finish(title: str, facts: Mapping[str, Any], results: list[ChunkResult]) -> 
     with JsonLinesWriter(jsonl) as writer:  # the live runtime's writer: the same schema, byte for byte
         for ev in events:
             writer.write(ev)
+    stats["cpu_s"] = round(sum(r.cpu_s for r in results) + time.process_time() - c0, 3)
     files = {"events.jsonl": jsonl.getvalue().encode(), "timeline.png": tl, "report.html": page.encode()}
     return VideoOutputs(files, stats)

@@ -54,7 +54,7 @@ class Evidence:
 @dataclass
 class ChunkResult:
     """A chunk's events (with evidence) and the trace of the frames it owns: capture time (s), motion
-    and start threshold (px; NaN where none), face found."""
+    and start threshold (px; NaN where none), face found; wall and CPU seconds it took."""
 
     chunk: Chunk
     fps: float
@@ -66,6 +66,7 @@ class ChunkResult:
     face: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     decoded: int = 0
     busy_s: float = 0.0
+    cpu_s: float = 0.0
 
 
 class _KeepLastPair:
@@ -111,7 +112,7 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
 def analyse_chunk(job: ChunkJob, progress: Callable[[int], None] = lambda n: None,
                   should_stop: Callable[[], bool] = lambda: False) -> ChunkResult:
     """Run the pipeline over ``job``'s frames; a video that fails to decode raises one line (SofpError)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     chunk = job.chunk
     pipe = build_pipeline(job.pipeline)
     keep = _KeepLastPair(pipe.flow)
@@ -155,4 +156,4 @@ def analyse_chunk(job: ChunkJob, progress: Callable[[int], None] = lambda n: Non
     progress(pending)
     return ChunkResult(chunk, fps, list(pipe.labels), events, np.asarray(times, np.float64),
                        np.asarray(mags, np.float32), np.asarray(thrs, np.float32), np.asarray(faces, bool),
-                       decoded, time.perf_counter() - t0)
+                       decoded, time.perf_counter() - t0, time.process_time() - c0)
