@@ -254,6 +254,26 @@ def test_checkpoint_hostile_bytes(tmp_path_factory, data):
         _one_line(exc)
 
 
+@pytest.mark.parametrize("error", [AttributeError("'NoneType' object has no attribute 'x'"), TypeError("bad"),
+                                   IndexError("out of range")])
+def test_checkpoint_damage_of_any_kind_is_one_line(tmp_path, monkeypatch, error):
+    """hypothesis once found a byte flip on which torch.load raised AttributeError: every failure inside
+    torch.load is the one-line 'not a readable checkpoint'."""
+    import torch
+
+    from sofp.training.checkpoint import load_checkpoint
+
+    path = tmp_path / "m.pt"
+    torch.save({"format": "x"}, path)
+
+    def broken_load(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(torch, "load", broken_load)
+    with pytest.raises(SofpError, match="not a readable PyTorch checkpoint"):
+        load_checkpoint(path)
+
+
 class _Payload:
     def __reduce__(self):
         import os
