@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 from sofp.runtime.errors import UsageError, run_cli
 from sofp.runtime.events import STAGES
+from sofp.runtime.shared_params import SHARED
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -348,6 +349,14 @@ def _png(results: list[dict], native: dict | None, path: Path) -> None:
     plt.close(fig)
 
 
+def _motion_flow() -> str:
+    """The motion signal's flow as runtime/shared_params.json defines it: 'cpu-dis motion (ultrafast, ...)'."""
+    motion = SHARED["motion"]
+    preset = SHARED["dis_presets"].get(motion["preset"], {})
+    extra = "".join(f", {k} {v}" for k, v in preset.items() if k != "base")
+    return f"{motion['flow']} {motion['preset']} ({preset.get('base', motion['preset'])}{extra})"
+
+
 def _md(doc: dict) -> str:
     m, v = doc["machine"], doc["versions"]
     lines = [
@@ -362,7 +371,7 @@ def _md(doc: dict) -> str:
         f"Input: the demo clip, 640 x 480 frames at {doc['clip']['fps']:g} frames/s ({doc['clip']['frames']} frames, "
         f"played forwards and backwards, {doc['config']['passes'] - 1} timed passes after a warm-up). Model: "
         f"{doc['model']}. Per frame: face crop (detector every 15 frames on a region, template tracking between), "
-        "window, alignment to the onset reference, motion flow (cpu-dis ultrafast on the 112 px crop), spotting; "
+        f"window, alignment to the onset reference, motion flow ({_motion_flow()} on the 112 px crop), spotting; "
         "at the ~1 % of frames that end a movement also the feature flow (the FLOW column) on the crop, "
         "features and the model (BACKEND). Frame decoding is not timed.",
         "",
