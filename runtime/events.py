@@ -138,10 +138,11 @@ class JsonLinesWriter:
                 self._f.write(line)
                 self._f.flush()
             else:
-                data = memoryview(line.encode("utf-8"))
+                raw = line.encode("utf-8")
+                data = memoryview(raw)
                 while data:
                     data = data[os.write(self._fd, data):]
-                self._good += len(line.encode("utf-8"))
+                self._good += len(raw)
         except OSError as exc:
             kept = self._cut_partial_line()
             raise SofpError(f"cannot write {self.name} ({exc.strerror or exc}) after {self.count} lines; "
