@@ -55,6 +55,7 @@ class SoakConfig:
     seed: int = 0
     clip_seconds: float = 4.0  # the demo clip's length (s) at 100 frames/s
     out_dir: str = str(ROOT / "benchmarks" / "results")
+    cpus: tuple[int, ...] = ()  # () : the process's own affinity; else pin the soak to these CPUs
     command: str = ""
 
 
@@ -271,7 +272,8 @@ def _md(doc: dict) -> str:
         f"versions {', '.join(f'{k} {v}' for k, v in doc['versions'].items())}. "
         f"Started {doc['started_utc']} UTC. Load average (1 min) over the run: min {a['loadavg_1m']['min']:.2f}, "
         f"median {a['loadavg_1m']['median']:.2f}, max {a['loadavg_1m']['max']:.2f} "
-        f"({'shared machine: other jobs ran beside it' if a['loadavg_1m']['max'] > 1.5 else 'quiet machine'}).", "",
+        f"({'shared machine: other jobs ran beside it' if a['loadavg_1m']['max'] > 1.5 else 'quiet machine'}). "
+        f"CPU affinity of the soak: {_cpus(doc)}.", "",
         f"Pipeline: {doc['pipeline']}; {doc['frames']} frames in {doc['seconds']:.0f} s ({doc['loops']} loops of "
         f"{doc['clip_frames']} frames), exit code {doc['exit_code']}; samples every {doc['interval_s']:.0f} s, "
         f"warm-up {a['warmup_s']:.0f} s.", "",
@@ -304,6 +306,16 @@ def _md(doc: dict) -> str:
     return "\n".join(lines)
 
 
+def _cpus(doc: dict) -> str:
+    """The soak's CPUs in words (older result files did not record them)."""
+    cpus = doc.get("cpu_affinity")
+    if cpus is None:
+        return "not recorded"
+    pinned = len(cpus) < doc["machine"]["cores"]
+    return f"CPU{'s' if len(cpus) > 1 else ''} {', '.join(map(str, cpus))}" + (
+        f" of {doc['machine']['cores']} (pinned with --cpus; other work kept off them)" if pinned else " (all)")
+
+
 def write_clip(path: Path, seed: int, seconds: float = 4.0) -> tuple[list, int]:
     """The demo clip as MJPG .avi (what ``--save-clip x.avi`` writes); returns (truth, frames)."""
     from sofp.runtime.demo_clip import make_demo_clip
@@ -326,6 +338,12 @@ def run_soak(cfg: SoakConfig) -> dict:
 
     if not os.path.isdir("/proc/self/fd"):
         raise UsageError("the soak samples /proc/self: it runs on Linux only")
+    if cfg.cpus:
+        try:
+            os.sched_setaffinity(0, set(cfg.cpus))  # before any pipeline thread starts: they inherit it
+        except OSError as e:
+            raise UsageError(f"--cpus {' '.join(map(str, cfg.cpus))}: cannot pin the soak there ({e})") from None
+    cpus = sorted(os.sched_getaffinity(0))
     warmup = cfg.warmup_s if cfg.warmup_s is not None else (
         max(30.0, 0.1 * cfg.seconds) if cfg.seconds >= 90 else cfg.seconds / 3)
     out = Path(cfg.out_dir)
@@ -345,8 +363,9 @@ def run_soak(cfg: SoakConfig) -> dict:
         seconds = time.monotonic() - t0
         events = check_events(events_path, truth, clip_frames, source.loops, source.frames)
     doc = {"command": cfg.command, "started_utc": started, "machine": machine(), "versions": _versions(),
-           "config": asdict(cfg), "pipeline": "run_stream: LoopingVideo(MJPG demo clip) -> cpu-dis flow -> "
-           "ONNX Runtime, built-in model, events to a JSON Lines file", "minutes": seconds / 60.0,
+           "config": asdict(cfg), "cpu_affinity": cpus,
+           "pipeline": "run_stream: LoopingVideo(MJPG demo clip) -> cpu-dis flow -> ONNX Runtime, built-in model, "
+           "events to a JSON Lines file", "minutes": seconds / 60.0,
            "seconds": seconds, "interval_s": cfg.interval_s, "exit_code": code, "frames": source.frames,
            "loops": source.loops, "clip_frames": clip_frames, "analysis": analyse(sampler.samples, warmup),
            "events": events, "samples": sampler.samples}
@@ -367,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup-s", type=float, help="warm-up excluded from the criteria (default 10 %%, >= 30 s)")
     p.add_argument("--seed", type=int, default=0, help="demo clip seed")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="results folder")
+    p.add_argument("--cpus", type=int, nargs="+", default=[], metavar="N",
+                   help="pin the soak to these CPUs (e.g. 0), so work kept on the others does not move its frames/s")
     a = p.parse_args(argv)
     if not a.minutes > 0 or not a.interval_s > 0 or (a.warmup_s is not None and a.warmup_s < 0):
         raise UsageError(f"--minutes {a.minutes}, --interval-s {a.interval_s}, --warmup-s {a.warmup_s}: "
@@ -375,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"--minutes {a.minutes}: need at least 4 sample intervals ({4 * a.interval_s:.0f} s)")
     command = "python benchmarks/soak.py " + " ".join(argv if argv is not None else sys.argv[1:])
     doc = run_soak(SoakConfig(seconds=a.minutes * 60, interval_s=a.interval_s, warmup_s=a.warmup_s, seed=a.seed,
-                              out_dir=a.out, command=command.strip()))
+                              out_dir=a.out, cpus=tuple(a.cpus), command=command.strip()))
     return 0 if doc["passed"] else 1
 
 

@@ -96,3 +96,15 @@ def test_short_soak_runs_the_whole_pipeline(tmp_path):
     for name in ("soak.json", "soak.md", "soak.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert json.loads((tmp_path / "soak.json").read_text())["frames"] == doc["frames"]
+
+
+def test_cpus_outside_the_machine_are_a_usage_error(tmp_path):
+    with pytest.raises(soak.UsageError, match="--cpus 4096: cannot pin"):
+        soak.main(["--minutes", "1", "--cpus", "4096", "--out", str(tmp_path)])
+
+
+def test_the_report_says_where_the_soak_ran():
+    doc = {"machine": {"cores": 2}}
+    assert soak._cpus(doc) == "not recorded"
+    assert soak._cpus({**doc, "cpu_affinity": [0]}).startswith("CPU 0 of 2 (pinned")
+    assert soak._cpus({**doc, "cpu_affinity": [0, 1]}) == "CPUs 0, 1 (all)"
