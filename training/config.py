@@ -21,6 +21,7 @@ class TrainConfig:
     sym_weight: float = 0.1  # L_sym weight (SOFP only)
     mirror_aug: bool = True
     shift_px: float = 1.5
+    scale_jitter: float = 0.0  # random zoom of the input by up to this fraction (another crop's size)
     flow_noise: float = 0.0  # smooth noise on u and v, up to this fraction of their range (flow-to-flow differences)
     mixup_alpha: float = 0.2
     ema_decay: float = 0.98

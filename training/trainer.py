@@ -137,7 +137,7 @@ def train_groups(
             xb, tb = images[idx], onehot[idx]
             if cfg.mirror_aug:
                 xb = random_mirror(xb, gen)
-            xb = random_shift(xb, gen, cfg.shift_px)
+            xb = random_shift(xb, gen, cfg.shift_px, cfg.scale_jitter)
             xb = random_flow_noise(xb, gen, cfg.flow_noise)
             xb, tb = mixup(xb, tb, gen, cfg.mixup_alpha)
             with amp:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sofp.training.data.augment import mirror, random_flow_noise
+from sofp.training.data.augment import mirror, random_flow_noise, random_shift
 from sofp.training.data.perturb import PERTURBATIONS
 from sofp.training.loso import member_seed
 from sofp.training.models import build_model
@@ -113,6 +113,29 @@ def test_flow_noise_augmentation_renormalises_u_and_v_and_leaves_strain():
     flat = y[..., :2, :, :].flatten(-2)
     assert np.allclose(flat.amin(-1).numpy(), 0, atol=1e-6) and np.allclose(flat.amax(-1).numpy(), 1, atol=1e-6)
     assert random_flow_noise(x, gen, 0.0) is x
+
+
+def test_shift_without_zoom_draws_exactly_what_a_shift_alone_drew():
+    """Adding the zoom option must not change any earlier configuration's random stream (its results)."""
+    x = torch.rand(2, 3, 3, 28, 28)
+    got = random_shift(x, torch.Generator().manual_seed(5), 1.5, 0.0)
+    shift = (torch.rand(6, 2, generator=torch.Generator().manual_seed(5)) * 2 - 1) * 1.5
+    theta = torch.zeros(6, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+    theta[:, :, 2] = shift * 2 / 28
+    grid = torch.nn.functional.affine_grid(theta, [6, 3, 28, 28], align_corners=False)
+    want = torch.nn.functional.grid_sample(x.reshape(6, 3, 28, 28), grid, padding_mode="border", align_corners=False)
+    assert torch.allclose(got, want.reshape(x.shape), atol=1e-6)
+
+
+def test_zoom_magnifies_within_its_range():
+    ramp = torch.linspace(0, 1, 28).expand(64, 3, 28, 28).contiguous()  # value = column position
+    out = random_shift(ramp, torch.Generator().manual_seed(0), 0.0, 0.2)
+    slope = (out[:, 0, 14, 16] - out[:, 0, 14, 11]) / (ramp[0, 0, 14, 16] - ramp[0, 0, 14, 11])  # centre: no border
+    zoom = 1 / slope  # magnified by z: the ramp climbs z times slower
+    assert float(zoom.min()) >= 0.8 - 1e-4 and float(zoom.max()) <= 1.2 + 1e-4
+    assert float(zoom.min()) < 0.9 and float(zoom.max()) > 1.1  # drawn per sample, in and out
+    assert random_shift(ramp, torch.Generator(), 0.0, 0.0) is ramp
 
 
 def test_a_version_1_checkpoint_loads_as_the_model_it_was(tmp_path):

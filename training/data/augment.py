@@ -21,17 +21,21 @@ def random_mirror(x: torch.Tensor, gen: torch.Generator, p: float = 0.5) -> torc
     return torch.where(mask[..., None, None, None], mirror(x), x)
 
 
-def random_shift(x: torch.Tensor, gen: torch.Generator, max_px: float) -> torch.Tensor:
-    """Translate each sample by up to ``max_px`` pixels in x and y (bilinear, border padding)."""
-    if max_px <= 0:
+def random_shift(x: torch.Tensor, gen: torch.Generator, max_px: float, max_scale: float = 0.0) -> torch.Tensor:
+    """Translate each sample by up to ``max_px`` pixels in x and y and, with ``max_scale`` > 0, zoom it by a
+    factor in [1 - max_scale, 1 + max_scale] (another face crop's place and size; bilinear, border padding).
+    Per-image min-max normalised flow images stay valid under a zoom: the flow scales, its normalisation
+    cancels it. With ``max_scale`` 0 the random stream is exactly that of a shift alone."""
+    if max_px <= 0 and max_scale <= 0:
         return x
     lead, (c, h, w) = x.shape[:-3], x.shape[-3:]
     flat = x.reshape(-1, c, h, w)
     n = flat.shape[0]
     shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * max_px
+    zoom = 1.0 + (torch.rand(n, generator=gen) * 2 - 1) * max_scale if max_scale > 0 else torch.ones(n)
     theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0] = 1.0
-    theta[:, 1, 1] = 1.0
+    theta[:, 0, 0] = 1.0 / zoom
+    theta[:, 1, 1] = 1.0 / zoom
     theta[:, 0, 2] = shift[:, 0] * 2 / w
     theta[:, 1, 2] = shift[:, 1] * 2 / h
     grid = F.affine_grid(theta, list(flat.shape), align_corners=False)
