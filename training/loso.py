@@ -111,6 +111,15 @@ def member_seed(seed: int, member: int) -> int:
     return seed + MEMBER_SEED_STRIDE * member
 
 
+def _with_new_defaults(stored: dict) -> dict:
+    """A stored run's settings with training fields added since then at their defaults: a new field's
+    default is always what the code did before it existed, so the older run is that configuration."""
+    train = stored.get("train")
+    if isinstance(train, dict):
+        stored = {**stored, "train": {**{k: v for k, v in TrainConfig().to_dict().items() if k not in train}, **train}}
+    return stored
+
+
 def run_loso(
     data: FlowSet,
     cfg: TrainConfig,
@@ -135,7 +144,7 @@ def run_loso(
     settings = {"train": cfg.to_dict(), "seed": seed, "chunk": chunk, "data": _fingerprint(data)}
     cfg_path = out / "config.json"
     if cfg_path.exists():
-        if json.loads(cfg_path.read_text()) != settings:
+        if _with_new_defaults(json.loads(cfg_path.read_text())) != settings:
             raise UsageError(f"{out} holds a LOSO run with other settings; use a new --out or delete it")
     else:
         cfg_path.write_text(json.dumps(settings, indent=1))

@@ -107,6 +107,22 @@ def test_resume_refuses_other_settings(synth, tmp_path):
         run_loso(synth, TrainConfig(epochs=2, batch_size=16, members=1), 0, tmp_path, chunk=10, progress=False)
 
 
+def test_a_run_from_before_a_new_field_resumes_and_a_changed_default_does_not(synth, tmp_path):
+    from dataclasses import replace
+
+    from sofp.runtime.errors import UsageError
+
+    cfg = TrainConfig(epochs=1, batch_size=16, members=1)
+    first = run_loso(synth, cfg, 0, tmp_path, chunk=10, progress=False)
+    stored = json.loads((tmp_path / "config.json").read_text())
+    del stored["train"]["scale_jitter"]  # as written by the code before the field existed
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    again = run_loso(synth, cfg, 0, tmp_path, chunk=10, progress=False)
+    assert again["predictions"] == first["predictions"]
+    with pytest.raises(UsageError, match="other settings"):  # not a default: a different configuration
+        run_loso(synth, replace(cfg, scale_jitter=0.1), 0, tmp_path, chunk=10, progress=False)
+
+
 def test_parallel_chunks_give_the_same_result(synth, tmp_path):
     cfg = TrainConfig(epochs=1, batch_size=16, members=1)
     one = run_loso(synth, cfg, 0, tmp_path / "one", chunk=5, progress=False, workers=1)
