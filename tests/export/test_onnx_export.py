@@ -128,3 +128,16 @@ def test_ststnet_exports_whole_but_not_split(tmp_path):
     assert read_sidecar(path)["model"]["name"] == "ststnet"
     with pytest.raises(UsageError, match="--split needs a SOFP model"):
         export_onnx(ckpt, tmp_path / "out2", split=True)
+
+
+def test_an_ensemble_exports_whole_and_says_how_to_get_a_split(tmp_path):
+    from sofp.training.checkpoint import save_checkpoint
+    from sofp.training.models import build_model
+
+    ens = build_model("ensemble", members=2)
+    ckpt = save_checkpoint(tmp_path / "ens.pt", ens, {"model_name": "ensemble", "model_config": ens.cfg.to_dict(),
+                                                      "labels": ["a", "b", "c"]})
+    path = export_onnx(ckpt, tmp_path / "out")[0]
+    assert read_sidecar(path)["model"]["name"] == "ensemble"
+    with pytest.raises(UsageError, match="2-member ensemble .* --set members=1"):
+        export_onnx(ckpt, tmp_path / "out2", split=True)
