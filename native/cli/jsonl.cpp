@@ -51,7 +51,7 @@ std::string event_line(const sofp_pipeline *pipeline, const sofp_event &event) {
     return std::string(buf.data(), needed);
 }
 
-std::string start_record(const FrameSource &source, const sofp_pipeline *pipeline) {
+std::string start_record(const FrameSource &source, const sofp_pipeline *pipeline, const std::string &flow) {
     nlohmann::ordered_json labels = nlohmann::ordered_json::array();
     for (int32_t i = 0; i < sofp_class_count(pipeline); ++i) labels.push_back(sofp_class_label(pipeline, i));
     nlohmann::ordered_json j = {
@@ -59,7 +59,8 @@ std::string start_record(const FrameSource &source, const sofp_pipeline *pipelin
         {"source", {{"name", source.name()}, {"fps", round_to(source.fps(), 3)}, {"live", source.live()}}},
         {"capabilities",
          {{"runtime", std::string("native libsofp ") + sofp_version()},
-          {"flow", {{"chosen", "cpu-dis"}, {"why", "the native runtime's flow"}}},
+          {"flow", {{"chosen", sofp_flow_name(pipeline)},
+                    {"why", flow == "auto" ? "auto: the parameter file's feature_flow" : "asked for by name"}}},
           {"inference", {{"model", sofp_backend_description(pipeline)}, {"labels", labels}}}}}};
     return j.dump();
 }

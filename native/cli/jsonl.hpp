@@ -25,7 +25,7 @@ private:
 };
 
 std::string event_line(const sofp_pipeline *pipeline, const sofp_event &event);
-std::string start_record(const FrameSource &source, const sofp_pipeline *pipeline);
+std::string start_record(const FrameSource &source, const sofp_pipeline *pipeline, const std::string &flow);
 std::string frame_record(const sofp_frame_info &info);
 std::string summary_record(long long frames, long long with_face, int reconnects, long long events, double fps,
                            bool interrupted);

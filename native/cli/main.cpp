@@ -60,6 +60,7 @@ int run(const Options &o) {
                   : o.backend == "tensorrt" ? SOFP_BACKEND_TENSORRT
                                             : SOFP_BACKEND_AUTO;
     cfg.threads = o.threads;
+    cfg.flow = o.flow.c_str();
     cfg.fps = source->live() ? 0.0 : source->fps();
     Pipeline pipe;
     const sofp_status st = sofp_create(&cfg, &pipe.p);
@@ -70,14 +71,14 @@ int run(const Options &o) {
     if (!o.quiet) {
         std::cerr << "capabilities:\n  source     " << source->name() << ", "
                   << (source->live() ? "live, rate measured" : cv::format("%.1f frames/s", source->fps())) << "\n"
-                  << "  flow       cpu-dis (presets from runtime/shared_params.json)\n"
+                  << "  flow       " << sofp_flow_name(pipe.p) << " (parameters from runtime/shared_params.json)\n"
                   << "  inference  " << sofp_backend_description(pipe.p) << "\n  labels    ";
         for (int32_t i = 0; i < sofp_class_count(pipe.p); ++i) std::cerr << " " << sofp_class_label(pipe.p, i);
         std::cerr << "\n  libsofp    " << sofp_version() << "\n";
     }
     JsonLines events(o.events), telemetry(o.telemetry);
     std::string last_event;
-    if (telemetry.open()) telemetry.write(start_record(*source, pipe.p));
+    if (telemetry.open()) telemetry.write(start_record(*source, pipe.p, o.flow));
 
     long long frames = 0, with_face = 0, n_events = 0;
     int reconnects = 0;

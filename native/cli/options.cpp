@@ -24,7 +24,8 @@ const char *kUsage =
     "options:\n"
     "  --model PATH         exported .onnx (OpenVINO, CPU) or TensorRT engine, with its .json sidecar\n"
     "  --backend NAME       auto | openvino | tensorrt (default auto: from the model file)\n"
-    "  --flow NAME          auto | cpu-dis (the native runtime computes DIS on the CPU)\n"
+    "  --flow NAME          feature flow: auto (cpu-dis) | cpu-dis | cuda-tvl1 | cuda-farneback | cuda-nvof\n"
+    "                       (the cuda- flows: a libsofp built with OpenCV's cudaoptflow, and a CUDA device)\n"
     "  --width W --height H requested capture size (px)\n"
     "  --fps R              requested camera rate, or the rate of a folder/file (frames/s)\n"
     "  --events FILE        write events as JSON Lines here (default: stdout)\n"
@@ -93,9 +94,9 @@ Options parse_options(int argc, char **argv) {
                 throw UsageError("argument --backend: invalid choice: '" + v + "' (choose from auto, openvino, tensorrt)");
             o.backend = v;
         } else if (a == "--flow") {
-            if (v != "auto" && v != "cpu-dis")
-                throw UsageError("--flow " + v + ": the native runtime computes cpu-dis (DIS on the CPU); "
-                                 "for other flows use python runtime/stream.py");
+            if (v != "auto" && v != "cpu-dis" && v != "cuda-tvl1" && v != "cuda-farneback" && v != "cuda-nvof")
+                throw UsageError("argument --flow: invalid choice: '" + v + "' (choose from auto, cpu-dis, cuda-tvl1, "
+                                 "cuda-farneback, cuda-nvof; other flows: python runtime/stream.py)");
             o.flow = v;
         } else if (a == "--width") o.width = static_cast<int>(integer(a, v, 1));
         else if (a == "--height") o.height = static_cast<int>(integer(a, v, 1));

@@ -19,7 +19,7 @@ int main(int argc, char **argv) {
         sofp::Config cfg;
         cfg.model_path = argv[1];
         sofp::Pipeline pipe(cfg);
-        std::cout << "backend: " << pipe.backend_description() << "\nclasses:";
+        std::cout << "backend: " << pipe.backend_description() << "\nflow: " << pipe.flow_name() << "\nclasses:";
         for (const std::string &l : pipe.labels()) std::cout << " " << l;
         std::cout << "\n";
 

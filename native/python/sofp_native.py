@@ -23,7 +23,7 @@ STAGES = ("face", "align", "flow", "spot", "infer")
 class Config(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("model_path", C.c_char_p), ("sidecar_path", C.c_char_p),
                 ("params_path", C.c_char_p), ("cascade_path", C.c_char_p), ("backend", C.c_int32),
-                ("threads", C.c_int32), ("fps", C.c_double), ("mirror_average", C.c_int32)]
+                ("threads", C.c_int32), ("fps", C.c_double), ("mirror_average", C.c_int32), ("flow", C.c_char_p)]
 
 
 class Frame(C.Structure):
@@ -73,6 +73,8 @@ def load_library(path: str | Path) -> C.CDLL:
     lib.sofp_class_label.restype = C.c_char_p
     lib.sofp_backend_description.argtypes = [C.c_void_p]
     lib.sofp_backend_description.restype = C.c_char_p
+    lib.sofp_flow_name.argtypes = [C.c_void_p]
+    lib.sofp_flow_name.restype = C.c_char_p
     lib.sofp_event_to_json.argtypes = [C.c_void_p, C.POINTER(Event), C.c_char_p, C.c_size_t, C.POINTER(C.c_size_t)]
     return lib
 
@@ -80,18 +82,22 @@ def load_library(path: str | Path) -> C.CDLL:
 class NativePipeline:
     """One libsofp pipeline; ``feed(image, index, timestamp_s)`` -> list of event dicts."""
 
-    def __init__(self, lib: C.CDLL, model: str | Path, *, fps: float = 0.0, threads: int = 1) -> None:
+    def __init__(self, lib: C.CDLL, model: str | Path, *, fps: float = 0.0, threads: int = 1,
+                 flow: str = "auto") -> None:
         self.lib = lib
         cfg = Config()
         lib.sofp_config_init(C.byref(cfg))
         self._model = str(model).encode()
+        self._flow = flow.encode()
         cfg.model_path = self._model
         cfg.fps = float(fps)
         cfg.threads = int(threads)
+        cfg.flow = self._flow
         self.handle = C.c_void_p()
         self._check(lib.sofp_create(C.byref(cfg), C.byref(self.handle)))
         self.labels = [lib.sofp_class_label(self.handle, i).decode() for i in range(lib.sofp_class_count(self.handle))]
         self.description = lib.sofp_backend_description(self.handle).decode()
+        self.flow = lib.sofp_flow_name(self.handle).decode()
         self._frame = Frame()
         lib.sofp_frame_init(C.byref(self._frame))
         self._json = C.create_string_buffer(4096)

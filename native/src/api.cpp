@@ -1,6 +1,7 @@
 // The C API (include/sofp/sofp.h): argument checks, exceptions -> status codes, thread-local last error.
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -23,6 +24,7 @@ struct sofp_pipeline {
     std::unique_ptr<sofp::Pipeline> pipeline;
     std::deque<sofp_event> events;
     std::string description;
+    std::string flow_name;
     int64_t next_index = 0;
 };
 
@@ -165,7 +167,8 @@ sofp_status sofp_create(const sofp_config *config, sofp_pipeline **out) {
     if (out) *out = nullptr;
     return guarded([&]() -> sofp_status {
         if (!config || !out) return fail(SOFP_ERR_INVALID_ARGUMENT, "sofp_create: config and out must not be NULL");
-        if (config->struct_size != sizeof(sofp_config))
+        const bool has_flow = config->struct_size == sizeof(sofp_config);  // 0.1.0's config ends before flow
+        if (!has_flow && config->struct_size != offsetof(sofp_config, flow))
             return fail(SOFP_ERR_INVALID_ARGUMENT, "sofp_create: config->struct_size is " +
                                                        std::to_string(config->struct_size) + ", this library's is " +
                                                        std::to_string(sizeof(sofp_config)) +
@@ -220,9 +223,10 @@ sofp_status sofp_create(const sofp_config *config, sofp_pipeline **out) {
         auto face = std::make_unique<sofp::FaceCropper>(params.face, sofp::HaarDetector(params.detector, cascade));
         auto handle = std::make_unique<sofp_pipeline>();
         handle->description = infer->description();
-        sofp::PipelineOptions options{config->fps, mirror};
+        sofp::PipelineOptions options{config->fps, mirror, has_flow && config->flow ? config->flow : "auto"};
         handle->pipeline = std::make_unique<sofp::Pipeline>(std::move(params), std::move(face), std::move(infer),
                                                             sidecar.labels, options);
+        handle->flow_name = handle->pipeline->flow_name();
         *out = handle.release();
         return SOFP_OK;
     });
@@ -324,6 +328,8 @@ const char *sofp_class_label(const sofp_pipeline *p, int32_t i) {
 }
 
 const char *sofp_backend_description(const sofp_pipeline *p) { return p ? p->description.c_str() : ""; }
+
+const char *sofp_flow_name(const sofp_pipeline *p) { return p ? p->flow_name.c_str() : ""; }
 
 sofp_status sofp_event_to_json(const sofp_pipeline *p, const sofp_event *event, char *buffer, size_t size,
                                size_t *written) {

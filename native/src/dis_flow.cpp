@@ -22,7 +22,7 @@ bool set_epsilon(T &, float value, long) {
 
 }  // namespace
 
-DisFlow::DisFlow(const nlohmann::json &presets, const std::string &name) : name_(name) {
+DisFlow::DisFlow(const nlohmann::json &presets, const std::string &name) {
     if (!presets.contains(name)) throw Error(SOFP_ERR_PARAMS, "DIS preset \"" + name + "\" is not defined");
     const nlohmann::json &p = presets.at(name);
     const std::string base = p.at("base").get<std::string>();

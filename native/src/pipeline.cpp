@@ -27,7 +27,7 @@ Pipeline::Pipeline(Params params, std::unique_ptr<FaceCropper> face, std::unique
       opt_(options),
       aligner_(p_.stabiliser, p_.dis_presets),
       motion_aligner_(p_.stabiliser, p_.dis_presets),
-      feature_flow_(p_.dis_presets, p_.feature_preset),
+      feature_flow_(make_flow(opt_.flow, p_)),
       motion_flow_(p_.dis_presets, p_.motion_preset) {
     if (opt_.fps > 0) start_spotter(opt_.fps);
 }
@@ -148,7 +148,7 @@ std::vector<float> Pipeline::classify_pair(const cv::Mat &onset, const cv::Mat &
     const Clock::time_point ta = Clock::now();
     const cv::Mat aligned = p_.stabiliser.method == "none" ? apex : aligner_.align(onset, apex);
     const Clock::time_point tb = Clock::now();
-    const cv::Mat features = flow_to_features(feature_flow_.compute(onset, aligned), p_.feature_size);
+    const cv::Mat features = flow_to_features(feature_flow_->compute(onset, aligned), p_.feature_size);
     std::vector<float> batch;
     append_input(features, batch);
     const int n = opt_.mirror_average ? 2 : 1;

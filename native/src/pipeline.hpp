@@ -46,6 +46,7 @@ struct Telemetry {
 struct PipelineOptions {
     double fps = 0;  // 0: measured from the first 10 capture times
     bool mirror_average = true;
+    std::string flow = "auto";  // the feature flow (make_flow)
 };
 
 class Pipeline {
@@ -58,6 +59,7 @@ public:
     const Telemetry &telemetry() const { return tel_; }
     const std::vector<std::string> &labels() const { return labels_; }
     const InferenceBackend &backend() const { return *backend_; }
+    std::string flow_name() const { return feature_flow_->name(); }
     double fps() const { return spotter_ ? spotter_->fps() : 0.0; }
     // Classify onset -> apex crops (both S x S CV_8U): probabilities of the aligned pair's features.
     std::vector<float> classify_pair(const cv::Mat &onset, const cv::Mat &apex);
@@ -84,7 +86,8 @@ private:
     std::vector<std::string> labels_;
     PipelineOptions opt_;
     Stabiliser aligner_, motion_aligner_;
-    DisFlow feature_flow_, motion_flow_;
+    std::unique_ptr<Flow> feature_flow_;
+    DisFlow motion_flow_;
     std::optional<Spotter> spotter_;
     std::vector<double> stamps_;
     std::map<int64_t, Entry> ring_;

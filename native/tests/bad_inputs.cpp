@@ -14,9 +14,13 @@
 #include <string>
 #include <vector>
 
+#include <cstddef>
+
 #include <nlohmann/json.hpp>
+#include <opencv2/core/cuda.hpp>
 
 #include "check.hpp"
+#include "cuda_flow.hpp"
 #include "sha256.hpp"
 #include "sofp/sofp.h"
 
@@ -207,6 +211,48 @@ void test_params_files() {
     CHECK(create(g_model, path.c_str()) == SOFP_ERR_PARAMS);
 }
 
+// The feature flow by name: unknown names, CUDA flows in a build or on a machine without them, and configs
+// of 0.1.0's size (before the flow field), which get the default flow.
+void test_flows() {
+    sofp_config cfg;
+    sofp_config_init(&cfg);
+    cfg.model_path = g_model.c_str();
+    sofp_pipeline *p = nullptr;
+    CHECK(cfg.flow == nullptr);
+    CHECK(sofp_create(&cfg, &p) == SOFP_OK && std::string(sofp_flow_name(p)) == "cpu-dis");
+    sofp_destroy(p);
+    cfg.flow = "cpu-dis";
+    CHECK(sofp_create(&cfg, &p) == SOFP_OK && std::string(sofp_flow_name(p)) == "cpu-dis");
+    sofp_destroy(p);
+    CHECK(std::string(sofp_flow_name(nullptr)).empty());
+    cfg.flow = "cpu-bogus";
+    CHECK(sofp_create(&cfg, &p) == SOFP_ERR_INVALID_ARGUMENT && p == nullptr &&
+          std::string(sofp_last_error()).find("cuda-tvl1") != std::string::npos);
+    const bool runnable = sofp::cuda_flow_built() && cv::cuda::getCudaEnabledDeviceCount() > 0;
+    for (const char *name : {"cuda-tvl1", "cuda-farneback", "cuda-nvof"}) {
+        cfg.flow = name;
+        const sofp_status st = sofp_create(&cfg, &p);
+        const std::string err = sofp_last_error();
+        if (runnable) {
+            // cuda-nvof may still refuse a GPU older than Turing: then one line saying so
+            CHECK((st == SOFP_OK && std::string(sofp_flow_name(p)) == name) ||
+                  (st == SOFP_ERR_UNSUPPORTED && std::string(name) == "cuda-nvof" && err.find("Turing") != std::string::npos));
+        } else {
+            const char *why = sofp::cuda_flow_built() ? "no CUDA device" : "cudaoptflow";
+            CHECK(st == SOFP_ERR_UNSUPPORTED && p == nullptr && err.find(name) != std::string::npos &&
+                  err.find(why) != std::string::npos && err.find('\n') == std::string::npos);
+        }
+        sofp_destroy(p);
+        p = nullptr;
+    }
+    cfg.flow = "cuda-tvl1";  // not read from a config of 0.1.0's size
+    cfg.struct_size = offsetof(sofp_config, flow);
+    CHECK(sofp_create(&cfg, &p) == SOFP_OK && std::string(sofp_flow_name(p)) == "cpu-dis");
+    sofp_destroy(p);
+    cfg.struct_size = offsetof(sofp_config, flow) + 1;
+    CHECK(sofp_create(&cfg, &p) == SOFP_ERR_INVALID_ARGUMENT);
+}
+
 void test_frames() {
     sofp_config cfg;
     sofp_config_init(&cfg);
@@ -292,6 +338,7 @@ int main(int argc, char **argv) {
     test_model_files();
     test_sidecars();
     test_params_files();
+    test_flows();
     test_frames();
     return TEST_MAIN_RESULT("sofp_bad_inputs");
 }

@@ -146,10 +146,20 @@ def check_exit_codes(rep: Report, cli: str, model: str, frames: Path, tmp: Path)
                   f"{signal.Signals(sig).name} during a run -> exit {proc.returncode} (want {code}), events file kept")
 
 
+def check_cuda_flow_absent(rep: Report, cli: str, model: str, frames: Path) -> None:
+    """A build without OpenCV's cudaoptflow: each cuda- flow is exit 2 with one line naming what is missing."""
+    for flow in ("cuda-tvl1", "cuda-farneback", "cuda-nvof"):
+        r = run([cli, "--frames", str(frames), "--fps", "100", "--model", model, "--flow", flow, "--quiet"])
+        err = r.stderr.strip().splitlines()
+        rep.check(r.returncode == 2 and len(err) == 1 and flow in err[0] and "cudaoptflow" in err[0],
+                  f"--flow {flow} without CUDA flow -> exit {r.returncode} (want 2): {err[-1] if err else ''}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cli", required=True)
     ap.add_argument("--model", required=True)
+    ap.add_argument("--cuda-flow", choices=("ON", "OFF"), required=True, help="whether libsofp has OpenCV CUDA flow")
     a = ap.parse_args()
     rep = Report()
     clip = make_demo_clip(seed=0)
@@ -161,6 +171,8 @@ def main() -> int:
             cv2.imwrite(str(frames / f"frame{i}.png"), clip.frames[i])
         check_same_events(rep, a.cli, a.model, frames, tmp)
         check_exit_codes(rep, a.cli, a.model, frames, tmp)
+        if a.cuda_flow == "OFF":
+            check_cuda_flow_absent(rep, a.cli, a.model, frames)
         check_recording(rep, a.cli, a.model, frames, tmp)
     print(f"cli: {len(rep.failures)} of the checks above failed" if rep.failures else "cli: every check passed")
     return 1 if rep.failures else 0

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -128,6 +129,62 @@ void test_params() {
     CHECK(refused("{\"format\": \"sofp-params/1\"}"));
 }
 
+// flow_params (the CUDA flows' parameters) are read from the shared file, not built in: the embedded values
+// are the document's, an edited document's values come through, and bad values are refused.
+void test_flow_params() {
+    const nlohmann::json doc = nlohmann::json::parse(sofp::kEmbeddedParams);
+    const nlohmann::json &fp = doc.at("flow_params");
+    const sofp::Params p = sofp::embedded_params();
+    CHECK(p.cuda_tvl1.tau == fp["cuda_tvl1"]["tau"].get<double>());
+    CHECK(p.cuda_tvl1.lambda == fp["cuda_tvl1"]["lambda"].get<double>());
+    CHECK(p.cuda_tvl1.iterations == fp["cuda_tvl1"]["iterations"].get<int>());
+    CHECK(p.cuda_tvl1.scale_step == fp["cuda_tvl1"]["scale_step"].get<double>());
+    CHECK(p.farneback.levels == fp["farneback"]["levels"].get<int>());
+    CHECK(p.farneback.poly_sigma == fp["farneback"]["poly_sigma"].get<double>());
+    CHECK(p.nvof.preset == fp["nvof"]["preset"].get<std::string>());
+    CHECK(p.nvof.grid_size == fp["nvof"]["grid_size"].get<int>());
+
+    nlohmann::json edited = doc;
+    edited["flow_params"]["cuda_tvl1"]["iterations"] = 123;
+    edited["flow_params"]["cuda_tvl1"]["lambda"] = 0.05;
+    edited["flow_params"]["farneback"]["winsize"] = 21;
+    edited["flow_params"]["nvof"]["preset"] = "fast";
+    edited["flow_params"]["nvof"]["grid_size"] = 4;
+    edited["flow_params"]["nvof"]["enable_temporal_hints"] = true;
+    const sofp::Params q = sofp::parse_params(edited.dump(), "test");
+    CHECK(q.cuda_tvl1.iterations == 123 && q.cuda_tvl1.lambda == 0.05 && q.farneback.winsize == 21);
+    CHECK(q.nvof.preset == "fast" && q.nvof.grid_size == 4 && q.nvof.enable_temporal_hints);
+
+    auto refused_with = [&doc](const char *flow, const char *key, const nlohmann::json &value) {
+        nlohmann::json bad = doc;
+        if (value.is_null()) bad["flow_params"][flow].erase(key);
+        else bad["flow_params"][flow][key] = value;
+        try {
+            sofp::parse_params(bad.dump(), "test");
+        } catch (const sofp::Error &e) {
+            return e.status() == SOFP_ERR_PARAMS && std::string(e.what()).find(flow) != std::string::npos;
+        }
+        return false;
+    };
+    CHECK(refused_with("nvof", "preset", "turbo"));
+    CHECK(refused_with("nvof", "grid_size", 3));
+    CHECK(refused_with("nvof", "enable_cost_buffer", 1));
+    CHECK(refused_with("cuda_tvl1", "lambda", "0.15"));
+    CHECK(refused_with("cuda_tvl1", "iterations", 0));
+    CHECK(refused_with("cuda_tvl1", "scale_step", 1.5));
+    CHECK(refused_with("farneback", "poly_n", 6));
+    CHECK(refused_with("farneback", "levels", nullptr));
+    nlohmann::json no_section = doc;
+    no_section.erase("flow_params");
+    bool threw = false;
+    try {
+        sofp::parse_params(no_section.dump(), "test");
+    } catch (const sofp::Error &e) {
+        threw = e.status() == SOFP_ERR_PARAMS;
+    }
+    CHECK(threw);
+}
+
 // PhaseCorrelator (spectra computed once, fused normalisation) gives cv::phaseCorrelate's shift.
 void test_phase_correlation() {
     cv::RNG rng(7);
@@ -209,6 +266,7 @@ int main() {
     test_motion();
     test_spotter();
     test_params();
+    test_flow_params();
     test_phase_correlation();
     test_gray_frame();
     test_area_resize();

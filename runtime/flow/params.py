@@ -1,5 +1,8 @@
 """Every optical-flow parameter, pinned in one place (live runtime and training-data preparation share it).
 
+The values of the flows the native runtime also computes (DIS presets; Farneback, CUDA TV-L1 and
+NVOF for its OpenCV CUDA flows) live in runtime/shared_params.json, read by both runtimes.
+
 The composite's features were computed with TV-L1 (OpenCV's Dual TV-L1, defaults), so ``TVL1``
 holds OpenCV's CPU defaults; ``torch-tvl1`` uses the same numbers and the same algorithm.
 
@@ -59,13 +62,13 @@ class DisParams:
 class FarnebackParams:
     """cv2.calcOpticalFlowFarneback / cv2.cuda.FarnebackOpticalFlow (same values on both)."""
 
-    pyr_scale: float = 0.5
-    levels: int = 5
-    winsize: int = 13
-    iterations: int = 10
-    poly_n: int = 5
-    poly_sigma: float = 1.1
-    flags: int = 0
+    pyr_scale: float
+    levels: int
+    winsize: int
+    iterations: int
+    poly_n: int
+    poly_sigma: float
+    flags: int
 
 
 @dataclass(frozen=True)
@@ -92,32 +95,33 @@ class Tvl1Params:
 class CudaTvl1Params:
     """cv2.cuda.OpticalFlowDual_TVL1 defaults (no median filter; one loop of ``iterations``)."""
 
-    tau: float = 0.25
-    lambda_: float = 0.15
-    theta: float = 0.3
-    nscales: int = 5
-    warps: int = 5
-    epsilon: float = 0.01
-    iterations: int = 300
-    scale_step: float = 0.8
-    gamma: float = 0.0
+    tau: float
+    lambda_: float  # "lambda" in shared_params.json
+    theta: float
+    nscales: int
+    warps: int
+    epsilon: float
+    iterations: int
+    scale_step: float
+    gamma: float
 
 
 @dataclass(frozen=True)
 class NvofParams:
     """cv2.cuda.NvidiaOpticalFlow_2_0 / _1_0: performance preset and output grid (px)."""
 
-    preset: str = "slow"          # slow | medium | fast (slow = best quality)
-    grid_size: int = 1            # 2.0 API: 1, 2 or 4 where the GPU supports it
-    enable_temporal_hints: bool = False
-    enable_cost_buffer: bool = False
+    preset: str              # slow | medium | fast (slow = best quality)
+    grid_size: int           # 2.0 API: 1, 2 or 4 where the GPU supports it
+    enable_temporal_hints: bool
+    enable_cost_buffer: bool
 
 
+_SHARED_FLOWS = SHARED["flow_params"]  # runtime/shared_params.json: the native runtime reads the same values
 DIS = DisParams()
-FARNEBACK = FarnebackParams()
+FARNEBACK = FarnebackParams(**_SHARED_FLOWS["farneback"])
 TVL1 = Tvl1Params()
-CUDA_TVL1 = CudaTvl1Params()
-NVOF = NvofParams()
+CUDA_TVL1 = CudaTvl1Params(**{("lambda_" if k == "lambda" else k): v for k, v in _SHARED_FLOWS["cuda_tvl1"].items()})
+NVOF = NvofParams(**_SHARED_FLOWS["nvof"])
 
 DEFAULTS: dict[str, object] = {
     "cpu-dis": DIS,

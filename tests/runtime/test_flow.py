@@ -15,7 +15,8 @@ from sofp.runtime.errors import UsageError
 from sofp.runtime.flow import FLOWS, FlowBackend, create_flow, resolve_flow
 from sofp.runtime.flow import base as flow_base
 from sofp.runtime.flow import cuda as cuda_mod
-from sofp.runtime.flow.params import CUDA_TVL1, TVL1, DisParams, resolve_params
+from sofp.runtime.flow.params import CUDA_TVL1, FARNEBACK, NVOF, TVL1, DisParams, as_dict, resolve_params
+from sofp.runtime.shared_params import load_shared_params
 
 # Mean EPE (px, 8 px border excluded) over the three fields below on the 64 px face, noise-free.
 # Measured here (OpenCV 4.14, torch 2.13): cpu-dis 0.121, cpu-farneback 0.093, torch-tvl1 0.064
@@ -134,6 +135,17 @@ def test_params_pinned_and_overridable():
     assert create_flow("cpu-dis", {"preset": "ultrafast"}).params.preset == "ultrafast"
     with pytest.raises(ValueError):
         create_flow("cpu-dis", {"preset": "turbo"})
+
+
+def test_cuda_flow_params_come_from_shared_params():
+    """The CUDA flows' values are runtime/shared_params.json's flow_params, which native/ embeds too."""
+    shared = load_shared_params()["flow_params"]
+    assert as_dict(FARNEBACK) == shared["farneback"]
+    assert as_dict(NVOF) == shared["nvof"]
+    tvl1 = as_dict(CUDA_TVL1)
+    tvl1["lambda"] = tvl1.pop("lambda_")
+    assert tvl1 == shared["cuda_tvl1"]
+    assert create_flow("cpu-farneback").params == FARNEBACK
 
 
 def test_auto_picks_cpu_default_without_cuda():

@@ -107,6 +107,11 @@ typedef struct sofp_config {
     int32_t threads;            /* inference threads on the CPU; 1 (the model is ~3 MFLOP) */
     double fps;                 /* the stream's rate (frames/s); 0: measured from capture times */
     int32_t mirror_average;     /* -1: the parameter file's choice; 0 off; 1 on */
+    /* Added after 0.1.0 (a config of 0.1.0's struct_size is still accepted, as "auto"): the feature flow at
+     * spotted apexes. NULL or "auto": the parameter file's feature_flow (cpu-dis); "cpu-dis"; "cuda-tvl1",
+     * "cuda-farneback", "cuda-nvof": OpenCV's CUDA optical flow, in builds whose OpenCV has the cudaoptflow
+     * module and on a machine with a CUDA device (otherwise SOFP_ERR_UNSUPPORTED). */
+    const char *flow;
 } sofp_config;
 
 /* One frame, owned by the caller; read only during sofp_push_frame. */
@@ -192,6 +197,8 @@ SOFP_API int32_t sofp_class_count(const sofp_pipeline *pipeline);
 SOFP_API const char *sofp_class_label(const sofp_pipeline *pipeline, int32_t i);
 /* A one-line description of the backend and model ("openvino 2026.4.1 CPU: sofp_composite.onnx"). */
 SOFP_API const char *sofp_backend_description(const sofp_pipeline *pipeline);
+/* The feature flow in use ("cpu-dis", "cuda-tvl1", ...), a string owned by the pipeline; "" for NULL. */
+SOFP_API const char *sofp_flow_name(const sofp_pipeline *pipeline);
 
 /* The event as one JSON object (no newline), the Python runtime's event line (runtime/events.py),
  * with the pipeline's class names as probability keys, written to buffer (NUL-terminated).

@@ -83,6 +83,7 @@ public:
     }
 
     std::string backend_description() const { return sofp_backend_description(handle_); }
+    std::string flow_name() const { return sofp_flow_name(handle_); }
 
     // The event as the Python runtime's JSON line (without the newline).
     std::string to_json(const sofp_event &event) const {
