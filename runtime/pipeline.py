@@ -433,9 +433,11 @@ class Pipeline:
                 raise SofpError(f"{getattr(source, 'name', 'source')} failed: {what}")
 
     def close(self) -> None:
-        close = getattr(self.backend, "close", None)
-        if close is not None:
-            close()
+        """Close the inference backend and the face stage (the face cropper's worker thread)."""
+        for part in (self.backend, self.face):
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
 
     def __enter__(self) -> Pipeline:
         return self

@@ -52,6 +52,9 @@ from sofp.runtime.shared_params import SHARED
 
 _SPOT = SHARED["spot"]  # defaults shared with the native runtime (runtime/shared_params.json)
 _MOTION = SHARED["motion"]
+# Durations compared with a limit count as reaching it within a nanosecond: capture times are whole ns,
+# and a hold of exactly N frames is otherwise decided by float rounding (differently in the native runtime).
+_TIME_EPS = 1e-9
 MAD_TO_SIGMA = 1.4826
 
 
@@ -240,7 +243,7 @@ class Spotter:
                     self._quiet_min = sample
                 elif magnitude < self._quiet_min[2]:
                     self._quiet_min = sample
-                if timestamp - self._quiet_start[1] >= c.hold_s:
+                if timestamp - self._quiet_start[1] >= c.hold_s - _TIME_EPS:
                     out = self._finish(self._quiet_min)
                     self._restart(index)
             elif timestamp - self._first_moving + 1.0 / self.fps > c.max_duration_s:

@@ -33,16 +33,19 @@ FaceCropper::FaceCropper(const FaceParams &params, HaarDetector detector) : p_(p
 }
 
 void FaceCropper::reset() {
+    drop_pending();
     box_.reset();
     template_.release();
     since_detect_ = misses_ = searches_ = idle_ = 0;
     sizes_.clear();
 }
 
-std::optional<FaceBox> FaceCropper::detect(GrayFrame &frame, double k) {
+std::optional<FaceBox> FaceCropper::detect(GrayFrame &frame, double k, const std::optional<FaceBox> &near,
+                                           int search, bool &searched) {
     const cv::Size small = frame.small_size();
-    if (box_) {
-        const FaceBox b = box_->scaled(1.0 / k);
+    searched = false;
+    if (near) {
+        const FaceBox b = near->scaled(1.0 / k);
         const int x0 = py_int(std::max(0.0, b.cx() - b.side())), y0 = py_int(std::max(0.0, b.cy() - b.side()));
         const int x1 = py_int(std::min(static_cast<double>(small.width), b.cx() + b.side()));
         const int y1 = py_int(std::min(static_cast<double>(small.height), b.cy() + b.side()));
@@ -65,13 +68,45 @@ std::optional<FaceBox> FaceCropper::detect(GrayFrame &frame, double k) {
     }
     // No face yet: the whole downscaled frame, alternating no padding and the detector's padding.
     // Of several candidates the most confident (largest first among equals), as runtime/face/cropper.py.
-    ++searches_;
-    std::vector<FaceBox> found = detector_.detect(frame.small_full(), -1, -1, searches_ % 2 ? 0.0 : -1.0);
+    searched = true;
+    std::vector<FaceBox> found = detector_.detect(frame.small_full(), -1, -1, search % 2 ? 0.0 : -1.0);
     if (found.empty()) return std::nullopt;
     const FaceBox *best = &found.front();
     for (const FaceBox &f : found)
         if (f.score > best->score) best = &f;
     return best->scaled(k);
+}
+
+void FaceCropper::launch(GrayFrame &frame, double k, const FaceBox &near) {
+    job_ = DetectJob{frame.copy(), k, near, searches_ + 1, std::nullopt, false};
+    job_track_ = *box_;
+    pending_left_ = p_.detect_lag;
+    worker_.start([this] { job_.found = detect(*job_.frame, job_.k, job_.near, job_.search, job_.searched); });
+}
+
+bool FaceCropper::apply_pending(GrayFrame &frame, double k, bool &tracked) {
+    pending_left_ = 0;
+    worker_.wait();
+    job_.frame.reset();
+    searches_ += job_.searched;
+    if (!job_.found) return ++misses_ <= p_.max_misses;
+    misses_ = 0;
+    const FaceBox &d = *job_.found;
+    const double dx = box_->cx() - job_track_.cx(), dy = box_->cy() - job_track_.cy();
+    smooth(FaceBox{d.x + dx, d.y + dy, d.w, d.h, d.score});
+    grab_template(frame, k);
+    tracked = false;
+    return true;
+}
+
+void FaceCropper::drop_pending() {
+    if (pending_left_ == 0) return;
+    pending_left_ = 0;
+    try {
+        worker_.wait();  // the detector serves one call at a time
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the dropped detection's answer, error or not, is not used
+    }
+    job_.frame.reset();
 }
 
 void FaceCropper::grab_template(GrayFrame &frame, double k) {
@@ -169,13 +204,23 @@ std::optional<FaceCrop> FaceCropper::operator()(GrayFrame &frame) {
         frame.set_small_size(cv::Size(frame.cols(), frame.rows()));
     }
     k = static_cast<double>(frame.cols()) / frame.small_size().width;
-    bool tracked = false;
-    if (box_ && since_detect_ < p_.detect_every) {
-        tracked = track(frame, k);
-        if (!tracked) since_detect_ = p_.detect_every;
-    }
-    if (!tracked) {
-        std::optional<FaceBox> det = detect(frame, k);
+    const std::optional<FaceBox> known = box_;
+    const bool due = since_detect_ >= p_.detect_every;
+    bool tracked = box_ && (!due || p_.detect_lag > 0) && track(frame, k);
+    if (tracked) {
+        if (due) {
+            launch(frame, k, *known);
+            since_detect_ = 0;
+        } else if (pending_left_ > 0 && --pending_left_ == 0 && !apply_pending(frame, k, tracked)) {
+            box_.reset();
+            template_.release();
+            return std::nullopt;
+        }
+    } else {  // no face known, a detection due without a worker, or tracking lost: detect on this frame
+        drop_pending();
+        bool searched = false;
+        std::optional<FaceBox> det = detect(frame, k, known, searches_ + 1, searched);
+        searches_ += searched;
         since_detect_ = 0;
         if (!det) {
             ++misses_;

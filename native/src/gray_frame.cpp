@@ -14,6 +14,12 @@ GrayFrame::GrayFrame(const cv::Mat &src, int code) : src_(src), code_(code) {
     set_small_size(src_.size());
 }
 
+GrayFrame GrayFrame::copy() const {
+    GrayFrame c(src_.clone(), code_);
+    c.set_small_size(small_size_);
+    return c;
+}
+
 cv::Mat GrayFrame::region(const cv::Rect &r) {
     if (!gray_full_) cv::cvtColor(src_(r), gray_(r), code_);
     return gray_(r);

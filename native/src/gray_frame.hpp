@@ -16,6 +16,9 @@ public:
     GrayFrame(const cv::Mat &src, int code);
     explicit GrayFrame(const cv::Mat &gray) : GrayFrame(gray, -1) {}
 
+    // A frame owning a copy of this one's pixels, with the same small_size (to read on another thread).
+    GrayFrame copy() const;
+
     int cols() const { return src_.cols; }
     int rows() const { return src_.rows; }
     // Grey pixels of r (inside the frame); a view valid while this frame lives.

@@ -121,14 +121,17 @@ Params parse_params(const std::string &doc_text, const std::string &where) {
     p.face.crop_size = integer(f, "crop_size", where);
     p.face.margin = number(f, "margin", where);
     p.face.detect_every = integer(f, "detect_every", where);
+    p.face.detect_lag = integer(f, "detect_lag", where);
     p.face.detect_width = integer(f, "detect_width", where);
     p.face.track_min_score = number(f, "track_min_score", where);
     p.face.max_misses = integer(f, "max_misses", where);
     p.face.center_alpha = number(f, "center_alpha", where);
     p.face.size_deadband = number(f, "size_deadband", where);
     p.face.search_every = integer(f, "search_every", where);
-    if (p.face.crop_size < 16 || p.face.crop_size > 4096 || p.face.detect_every < 1 || p.face.detect_width < 64)
-        throw Error(SOFP_ERR_PARAMS, where + ": face needs crop_size 16..4096, detect_every >= 1, detect_width >= 64");
+    if (p.face.crop_size < 16 || p.face.crop_size > 4096 || p.face.detect_every < 1 || p.face.detect_lag < 0 ||
+        p.face.detect_lag >= p.face.detect_every || p.face.detect_width < 64)
+        throw Error(SOFP_ERR_PARAMS, where + ": face needs crop_size 16..4096, detect_every >= 1, "
+                                             "0 <= detect_lag < detect_every, detect_width >= 64");
 
     const auto &d = section(doc, "detector", where);
     p.detector.cascade = text(d, "cascade", where);

@@ -11,7 +11,7 @@ namespace sofp {
 struct FaceParams {
     int crop_size = 0;
     double margin = 0, track_min_score = 0, center_alpha = 0, size_deadband = 0;
-    int detect_every = 0, detect_width = 0, max_misses = 0, search_every = 0;
+    int detect_every = 0, detect_lag = 0, detect_width = 0, max_misses = 0, search_every = 0;
 };
 
 struct DetectorParams {

@@ -13,6 +13,8 @@ namespace sofp {
 namespace {
 constexpr double kMadToSigma = 1.4826;
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// Durations compared with a limit count as reaching it within a nanosecond (runtime/spotting.py's _TIME_EPS).
+constexpr double kTimeEps = 1e-9;
 }  // namespace
 
 Spotter::Spotter(double fps, const SpotParams &params) : fps_(fps), c_(params) {
@@ -120,7 +122,7 @@ std::optional<SpottedInterval> Spotter::update(int64_t index, double time, doubl
             } else if (mag < quiet_min_.magnitude) {
                 quiet_min_ = sample;
             }
-            if (sample.time - quiet_start_->time >= c_.hold_s) {
+            if (sample.time - quiet_start_->time >= c_.hold_s - kTimeEps) {
                 out = finish(quiet_min_);
                 restart(sample.index);
             }

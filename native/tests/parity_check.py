@@ -9,7 +9,10 @@ Checks, each with its tolerance (exit 1 and a line per failure when one is misse
 2. features from the same flow field: identical up to 1 grey level (of 255);
 3. stages on the same face crops: DIS flows (fine, fast, ultrafast) within 0.01 px, the stabiliser's
    aligned crop within 1 grey level, features from each runtime's own flow within 2 levels;
-4. the whole pipeline on demo clips (the astronaut face with injected movements; default drift and
+4. the face cropper on the same grey frames (a demo clip with double drift and noise), with the
+   detection on the frame (detect_lag 0) and pipelined (shared_params' detect_lag): the same frames
+   with a face and with a detection applied, boxes within 1e-3 px;
+5. the whole pipeline on demo clips (the astronaut face with injected movements; default drift and
    noise, and double drift and noise): the same number of events with the same labels, onset and
    apex within one frame, probabilities within 1e-3, the same JSON keys; the per-frame motion signal
    with median |delta| <= 1e-4 px and the spotter in the same state on >= 95 % of frames.
@@ -37,9 +40,11 @@ from sofp.runtime.features import features_to_input, flow_to_features, mirror_fe
 from sofp.runtime.flow import create_flow
 from sofp.runtime.infer.onnxruntime import OnnxRuntimeBackend
 from sofp.runtime.pipeline import Pipeline, PipelineConfig
+from sofp.runtime.shared_params import SHARED
 from sofp.runtime.sources.base import Frame
 
 PROB_TOL = 1e-3
+BOX_TOL = 1e-3
 CLIPS = {"demo seed 0 (drift 1.5 px, noise 1.5)": {"seed": 0},
          "demo seed 1 (drift 1.5 px, noise 1.5)": {"seed": 1},
          "demo seed 0, drift 3 px + noise 3": {"seed": 0, "drift_px": 3.0, "noise_sigma": 3.0}}
@@ -113,6 +118,29 @@ def check_stages(rep: Report, exe: str, model: str, work: Path) -> None:
                                f"argmax agreement {agree:.0%}")
 
 
+def check_faces(rep: Report, exe: str, work: Path, n_frames: int = 150) -> None:
+    clip = make_demo_clip(seed=0, drift_px=3.0, noise_sigma=3.0)
+    names = []
+    for i in range(n_frames):
+        names.append(str(work / f"frame{i:04d}.png"))
+        cv2.imwrite(names[-1], cv2.cvtColor(clip.frames[i], cv2.COLOR_BGR2GRAY))
+    (work / "frames.txt").write_text("\n".join(names) + "\n")
+    grays = [cv2.imread(n, cv2.IMREAD_GRAYSCALE) for n in names]
+    for lag in sorted({0, SHARED["face"]["detect_lag"]}):
+        with FaceCropper(detect_lag=lag) as cropper:
+            crops = [cropper(g) for g in grays]
+        want = np.array([(0, 0, 0, 0, 0, 0) if c is None else (1, c.box.x, c.box.y, c.box.w, c.box.h, c.tracked)
+                         for c in crops], np.float64)
+        tool(exe, "faces", work / "frames.txt", work / "faces.f64", lag)
+        got = np.fromfile(work / "faces.f64", np.float64).reshape(want.shape)
+        same = bool(np.array_equal(got[:, [0, 5]], want[:, [0, 5]]))
+        err = float(np.abs(got[:, 1:5] - want[:, 1:5]).max())
+        detected = [i for i, c in enumerate(crops) if c is not None and not c.tracked]
+        rep.check(same and err <= BOX_TOL, f"face cropper, detect_lag {lag}, {n_frames} frames: same frames with a "
+                                           f"face and with a detection applied ({detected[:4]}...) {same}, max "
+                                           f"|delta box| {err:.1e} px (<= {BOX_TOL:g})")
+
+
 def check_clip(rep: Report, lib, model: str, name: str, kwargs: dict) -> None:
     clip = make_demo_clip(**kwargs)
     py_events, nat_events, dmag, same_state, n = [], [], [], 0, 0
@@ -153,6 +181,7 @@ def main() -> int:
     rep = Report()
     with tempfile.TemporaryDirectory() as tmp:
         check_stages(rep, a.tool, a.model, Path(tmp))
+        check_faces(rep, a.tool, Path(tmp))
     lib = load_library(a.lib)
     for name, kwargs in CLIPS.items():
         check_clip(rep, lib, a.model, name, kwargs)

@@ -5,7 +5,7 @@
 //   sofp_stage_tool align REF.png CURR.png OUT.png                 robust stabiliser
 //   sofp_stage_tool features FLOW.f32 H W OUT.u8                   28 x 28 x 3 (u, v, strain)
 //   sofp_stage_tool infer MODEL IN.f32 N OUT.f32                   N x 3 x 28 x 28 -> N x classes
-//   sofp_stage_tool faces FRAME_LIST.txt OUT.f64                   per frame: found, x, y, w, h
+//   sofp_stage_tool faces FRAME_LIST.txt OUT.f64 [DETECT_LAG]      per frame: found, x, y, w, h, tracked
 //   sofp_stage_tool motion FLOW.f32 H W                            prints the motion magnitude (px)
 #include <cstdio>
 #include <cstdlib>
@@ -90,8 +90,10 @@ int run(int argc, char **argv) {
         write_raw(argv[5], probs.data(), probs.size());
         return 0;
     }
-    if (cmd == "faces" && argc == 4) {
-        sofp::FaceCropper face(p.face, sofp::HaarDetector(p.detector, sofp::find_cascade(p.detector.cascade, "")));
+    if (cmd == "faces" && (argc == 4 || argc == 5)) {
+        sofp::FaceParams fp = p.face;
+        if (argc == 5) fp.detect_lag = std::atoi(argv[4]);
+        sofp::FaceCropper face(fp, sofp::HaarDetector(p.detector, sofp::find_cascade(p.detector.cascade, "")));
         std::ifstream list(argv[2]);
         std::vector<double> out;
         for (std::string line; std::getline(list, line);) {
@@ -99,7 +101,8 @@ int run(int argc, char **argv) {
             const cv::Mat gray = read_gray(line);
             sofp::GrayFrame frame(gray);
             const std::optional<sofp::FaceCrop> c = face(frame);
-            out.insert(out.end(), {c ? 1.0 : 0.0, c ? c->box.x : 0, c ? c->box.y : 0, c ? c->box.w : 0, c ? c->box.h : 0});
+            out.insert(out.end(), {c ? 1.0 : 0.0, c ? c->box.x : 0, c ? c->box.y : 0, c ? c->box.w : 0, c ? c->box.h : 0,
+                                   c && c->tracked ? 1.0 : 0.0});
         }
         write_raw(argv[3], out.data(), out.size());
         return 0;

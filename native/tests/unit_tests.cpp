@@ -1,7 +1,11 @@
 // Unit tests of sofp_core pieces whose answers are known without the Python runtime.
+#include <chrono>
 #include <cmath>
 #include <fstream>
+#include <set>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +15,7 @@
 #include "check.hpp"
 #include "error.hpp"
 #include "area_resize.hpp"
+#include "background_job.hpp"
 #include "features.hpp"
 #include "gray_frame.hpp"
 #include "json_number.hpp"
@@ -185,6 +190,39 @@ void test_flow_params() {
     CHECK(threw);
 }
 
+// BackgroundJob: every job on one thread kept for its life, wait() rethrows a job's exception once, and the
+// destructor waits for a running job.
+void test_background_job() {
+    int ran = 0;
+    std::set<std::thread::id> threads;
+    {
+        sofp::BackgroundJob job;
+        job.wait();  // none started: returns at once
+        for (int i = 0; i < 50; ++i) {
+            job.start([&] {
+                ++ran;
+                threads.insert(std::this_thread::get_id());
+            });
+            job.wait();
+        }
+        CHECK(ran == 50 && threads.size() == 1 && !threads.count(std::this_thread::get_id()));
+        job.start([] { throw std::runtime_error("job failed"); });
+        bool threw = false;
+        try {
+            job.wait();
+        } catch (const std::runtime_error &) {
+            threw = true;
+        }
+        CHECK(threw);
+        job.wait();  // reported once
+        job.start([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            ++ran;
+        });
+    }
+    CHECK(ran == 51);
+}
+
 // PhaseCorrelator (spectra computed once, fused normalisation) gives cv::phaseCorrelate's shift.
 void test_phase_correlation() {
     cv::RNG rng(7);
@@ -270,5 +308,6 @@ int main() {
     test_phase_correlation();
     test_gray_frame();
     test_area_resize();
+    test_background_job();
     return TEST_MAIN_RESULT("sofp_unit_tests");
 }

@@ -7,6 +7,13 @@ Schedule (measured in benchmarks/results/latency.md by the pipeline): a Haar det
   region of 2 x the face around it, only for sizes 0.7..1.45 x the tracked one, with a coarser
   scale step (1.15): ~1.5 ms instead of ~16 ms for the whole downscaled frame (measured here);
 * it runs every ``detect_every`` frames (default 15) and whenever tracking is lost;
+* pipelined (``detect_lag`` frames, default 2; 0: on the frame itself): a detection that falls due
+  while a face is tracked runs on a worker thread on a copy of that frame k's downscaled image,
+  the face is tracked on frames k..k+lag, and the detection is applied at frame k + lag (waiting
+  for the worker there if needed), shifted by the tracked motion since frame k. The answer never
+  depends on thread timing; the per-frame path never runs the detector while a face is tracked.
+  The first search, and a search after tracking is lost (a pending detection is then dropped),
+  stay on the frame;
 * in between, the face is tracked by template matching (normalised cross-correlation of the
   last detected face, at the downscaled resolution, sub-pixel peak) inside a search window;
 * the box is smoothed: the centre by an EMA towards each detection, the size by a slow EMA
@@ -23,6 +30,8 @@ to ~5 ms (medium) on it and TV-L1 cost grows with the area.
 from __future__ import annotations
 
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -47,37 +56,55 @@ def _subpixel_peak(res: np.ndarray, x: int, y: int) -> tuple[float, float]:
     return x + dx, y + dy
 
 
+@dataclass
+class _Pending:
+    """A detection running on the worker: its result, frames left until it is applied, and the box
+    tracked on the frame it looks at (its result is moved by the tracked motion since then)."""
+
+    result: Future[tuple[FaceBox | None, bool]]
+    left: int
+    track: FaceBox
+
+
 class FaceCropper:
     """Callable on a BGR (or grey) frame -> :class:`FaceCrop` (``size`` x ``size`` uint8) or None.
 
     size: crop side px. margin: the crop's side is the face box side x (1 + margin) (Haar boxes
     are tight: the brows sit near their top). detect_every: frames between detector runs while
-    tracking. detect_width: width of the downscaled frame the detector and tracker see.
+    tracking. detect_lag: frames between the start of such a detection (on a worker thread) and
+    its use (0: on the frame itself, no thread); 0 <= detect_lag < detect_every.
+    detect_width: width of the downscaled frame the detector and tracker see.
     track_min_score: template-match correlation below which tracking is lost. max_misses:
     detector misses in a row (while tracking) before the face is given up. search_every: while
     no face is known, the whole frame is searched on every search_every-th frame only (a search
     costs ~5-15 ms; the frames between return None at once).
-    No face: returns None (never raises on a valid image).
+    No face: returns None (never raises on a valid image). ``close()`` (or ``with``) ends the worker
+    thread; a dropped cropper's thread ends on its own.
     """
 
     def __init__(self, size: int = DEFAULT_CROP, margin: float = _FACE["margin"],
-                 detect_every: int = _FACE["detect_every"], detect_width: int = _FACE["detect_width"],
+                 detect_every: int = _FACE["detect_every"], detect_lag: int = _FACE["detect_lag"],
+                 detect_width: int = _FACE["detect_width"],
                  track_min_score: float = _FACE["track_min_score"], max_misses: int = _FACE["max_misses"],
                  center_alpha: float = _FACE["center_alpha"], size_deadband: float = _FACE["size_deadband"],
                  search_every: int = _FACE["search_every"], detector: HaarDetector | None = None) -> None:
-        if size < 16 or detect_every < 1 or detect_width < 64:
-            raise ValueError(f"bad FaceCropper settings: size {size}, detect_every {detect_every}, "
-                             f"detect_width {detect_width} (valid: size >= 16, detect_every >= 1, width >= 64)")
+        if size < 16 or detect_every < 1 or not 0 <= detect_lag < detect_every or detect_width < 64:
+            raise ValueError(f"bad FaceCropper settings: size {size}, detect_every {detect_every}, detect_lag "
+                             f"{detect_lag}, detect_width {detect_width} (valid: size >= 16, detect_every >= 1, "
+                             "0 <= detect_lag < detect_every, width >= 64)")
         self.size, self.margin = size, margin
-        self.detect_every, self.detect_width = detect_every, detect_width
+        self.detect_every, self.detect_lag, self.detect_width = detect_every, detect_lag, detect_width
         self.track_min_score, self.max_misses = track_min_score, max_misses
         self.center_alpha, self.size_deadband = center_alpha, size_deadband
         self.search_every = max(1, search_every)
         self.detector = detector if detector is not None else HaarDetector()
+        self._worker: ThreadPoolExecutor | None = None  # started by the first pipelined detection
+        self._pending: _Pending | None = None
         self.reset()
 
     def reset(self) -> None:
         """Forget the face (the next frame runs the detector on the whole frame)."""
+        self._drop_pending()
         self.box: FaceBox | None = None
         self._template: np.ndarray | None = None
         self._since_detect = 0
@@ -87,11 +114,27 @@ class FaceCropper:
         self._idle = 0  # frames since the last whole-frame search while no face is known
         self.stats = {"frames": 0, "detections": 0, "tracked": 0, "lost": 0}
 
+    def close(self) -> None:
+        """End the worker thread (after the detection it runs, if any)."""
+        self._drop_pending()
+        if self._worker is not None:
+            self._worker.shutdown()
+            self._worker = None
+
+    def __enter__(self) -> FaceCropper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- detection and tracking on the downscaled grey frame ------------------------------------
-    def _detect(self, small: np.ndarray, k: float) -> FaceBox | None:
-        """Detect in ``small`` (full frame / k); near the current box when there is one."""
-        if self.box is not None:
-            b = self.box.scaled(1.0 / k)
+    def _detect(self, small: np.ndarray, k: float, near: FaceBox | None, search: int) -> tuple[FaceBox | None, bool]:
+        """Detect in ``small`` (full frame / k) near the box ``near`` when given, else (or when nothing
+        is there) in the whole of it; ``search``: that whole-frame search's number (its parity picks
+        the padding). Returns the face and whether the whole frame was searched. Reads no state of
+        the cropper: it also runs on the worker thread."""
+        if near is not None:
+            b = near.scaled(1.0 / k)
             x0 = int(max(0, b.cx - b.side)); y0 = int(max(0, b.cy - b.side))  # noqa: E702
             x1 = int(min(small.shape[1], b.cx + b.side)); y1 = int(min(small.shape[0], b.cy + b.side))  # noqa: E702
             roi = small[y0:y1, x0:x1]
@@ -100,14 +143,45 @@ class FaceCropper:
             found = [FaceBox(f.x + x0, f.y + y0, f.w, f.h, f.score) for f in found]
             if found:
                 best = max(found, key=lambda f: f.iou(b) + 1e-3 * f.w)
-                return best.scaled(k)
+                return best.scaled(k), False
         # No face yet: the whole downscaled frame, alternating no padding (cheap, camera frames)
         # and the detector's padding (tight face crops need the margin; ~2 x the cost).
         # Of several candidates, the most confident (the cascade's stage weight), not the largest: a
         # false positive on clothing or background can be larger than the face (seen on compressed video).
-        self._searches += 1
-        found = self.detector.detect(small, pad=0.0 if self._searches % 2 else None)
-        return max(found, key=lambda f: f.score).scaled(k) if found else None
+        found = self.detector.detect(small, pad=0.0 if search % 2 else None)
+        return (max(found, key=lambda f: f.score).scaled(k) if found else None), True
+
+    def _launch(self, small: np.ndarray, k: float, near: FaceBox, track: FaceBox) -> None:
+        """Start the due detection on the worker, on a copy of ``small`` (applied detect_lag frames later)."""
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sofp-face-detect")
+        result = self._worker.submit(self._detect, small.copy(), k, near, self._searches + 1)
+        self._pending = _Pending(result, self.detect_lag, track)
+
+    def _apply(self, small: np.ndarray, k: float, box: FaceBox) -> tuple[FaceBox | None, bool]:
+        """The pending detection applied to ``box`` (tracked on this frame) as a detection on this
+        frame is, moved by the tracked motion since the frame it looked at: (box, tracked); box None
+        when the face is given up (one miss too many)."""
+        pending, self._pending = self._pending, None
+        assert pending is not None
+        det, searched = pending.result.result()
+        self._searches += searched
+        if det is None:
+            self._misses += 1
+            return (box if self._misses <= self.max_misses else None), True
+        self._misses = 0
+        self.stats["detections"] += 1
+        dx, dy = box.cx - pending.track.cx, box.cy - pending.track.cy
+        self.box = box
+        box = self._smooth(FaceBox(det.x + dx, det.y + dy, det.w, det.h, det.score))
+        self._grab_template(small, k, box)
+        return box, False
+
+    def _drop_pending(self) -> None:
+        """Forget the pending detection, once the worker is done with it (it uses the detector)."""
+        if self._pending is not None:
+            wait([self._pending.result])
+            self._pending = None
 
     def _grab_template(self, small: np.ndarray, k: float, box: FaceBox) -> None:
         b = box.scaled(1.0 / k)
@@ -189,26 +263,33 @@ class FaceCropper:
         small = gray if k == 1.0 else cv2.resize(
             gray, (round(gray.shape[1] / k), round(gray.shape[0] / k)), interpolation=cv2.INTER_AREA)
         k = gray.shape[1] / small.shape[1]
-        box = None
-        if self.box is not None and self._since_detect < self.detect_every:
-            box = self._track(small, k, self.box)
-            if box is None:
-                self._since_detect = self.detect_every  # lost: detect now
-            else:
-                self.stats["tracked"] += 1
+        known, box = self.box, None
+        due = self._since_detect >= self.detect_every
+        if known is not None and (not due or self.detect_lag > 0):
+            box = self._track(small, k, known)
         tracked = box is not None
-        if box is None:
-            det = self._detect(small, k)
+        if known is not None and box is not None:
+            self.stats["tracked"] += 1
+            if due:
+                self._launch(small, k, known, box)
+                self._since_detect = 0
+            elif self._pending is not None:
+                self._pending.left -= 1
+                if self._pending.left == 0:
+                    box, tracked = self._apply(small, k, box)
+                    if box is None:
+                        return self._lose()
+        else:  # no face known, a detection due without a worker, or tracking lost: detect on this frame
+            self._drop_pending()
+            det, searched = self._detect(small, k, known, self._searches + 1)
+            self._searches += searched
             self._since_detect = 0
             if det is None:
                 self._misses += 1
-                if self.box is not None and self._misses <= self.max_misses:
-                    box = self._track(small, k, self.box)
+                if known is not None and self._misses <= self.max_misses:
+                    box = self._track(small, k, known)
                 if box is None:
-                    if self.box is not None:
-                        self.stats["lost"] += 1
-                    self.box, self._template = None, None
-                    return None
+                    return self._lose()
                 tracked = True
             else:
                 self._misses = 0
@@ -218,3 +299,9 @@ class FaceCropper:
         self.box = box
         self._since_detect += 1
         return FaceCrop(self.crop(gray, box), box, tracked)
+
+    def _lose(self) -> None:
+        """Forget the face (counted as lost when there was one); the frame's answer: None."""
+        if self.box is not None:
+            self.stats["lost"] += 1
+        self.box, self._template = None, None

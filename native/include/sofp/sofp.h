@@ -38,6 +38,8 @@
  *     threads between calls.
  *   - sofp_last_error is per thread: it describes the last failed call made on that thread.
  *   - sofp_version, sofp_status_string and the _init functions may be called from any thread.
+ *   - A pipeline owns one helper thread, started by its first periodic face re-detection (which
+ *     runs there, off the push call; shared_params' face.detect_lag) and joined by sofp_destroy.
  *
  * This header includes only <stddef.h> and <stdint.h> and is C99.
  */
