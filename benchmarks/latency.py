@@ -17,7 +17,9 @@ turn, the order alternating frame by frame so that a load spike hits both alike,
 OpenCV thread and one inference thread with the exported .onnx. Per pipeline: the call's wall time,
 the CPU time of the calling thread and of the whole process (the latter includes the face detector's
 worker threads; the native call includes the ctypes binding and polling), the telemetry's per-stage
-times, frames/s at the median, the native-to-Python ratios, and whether both gave the same events.
+times, frames/s at the median, the native-to-Python ratios, and whether both gave the same events; then
+libsofp alone on the same frames (its p99 as a C or C++ caller sees it, without the Python pipeline's worker
+thread or the GIL in the timed call).
 
 Spotting: F1 at IoU >= 0.5 (the MEGC rule) on demo clips of several seeds, clean (no drift, no
 noise) and with drift and noise, through the whole pipeline; and on synthetic motion curves at
@@ -236,9 +238,33 @@ def native_beside_python(frames: list[np.ndarray], fps: float, cfg: LatencyConfi
         x[3] == y[3] and abs(x[0] - y[0]) <= 1 and abs(x[1] - y[1]) <= 1 for x, y in zip(ev_py, ev_nat, strict=False))
     out["identical_events"] = ev_py == ev_nat
     out["max_offset_delta"] = max((abs(x[2] - y[2]) for x, y in zip(ev_py, ev_nat, strict=False)), default=0)
+    out["alone"] = native_alone(frames, fps, cfg, lib)
     out["target"] = {"ratio": 1.5, "p99_ms": 2.0, "ratio_met": out["ratio_fps_at_median"] >= 1.5,
-                     "p99_met": q["call_ms"]["p99"] <= 2.0}
+                     "p99_met_beside": q["call_ms"]["p99"] <= 2.0,
+                     "p99_met": out["alone"]["call_ms"]["p99"] <= 2.0}
     return out
+
+
+def native_alone(frames: list[np.ndarray], fps: float, cfg: LatencyConfig, lib) -> dict:
+    """libsofp alone on the same frames in the same order (warm-up pass first): what a C or C++ caller sees.
+
+    Beside the Python pipeline, a call's wall time also holds the Python pipeline's worker thread (a
+    re-detection running on the second core, contending for it) and, after ctypes returns, the wait to take
+    the GIL back from that worker; a native caller has neither."""
+    from sofp_native import NativePipeline
+
+    call, cpu, total = [], [], []
+    with NativePipeline(lib, cfg.native_model, fps=fps, threads=1) as nat:
+        n = len(frames)
+        for k, i in enumerate(tqdm(_pingpong(n, cfg.passes), desc="native alone", leave=False, mininterval=2)):
+            c0, t0 = time.thread_time(), time.perf_counter()
+            nat.feed(frames[i], k, k / fps)
+            wall, used = 1000 * (time.perf_counter() - t0), 1000 * (time.thread_time() - c0)
+            if k >= n:
+                call.append(wall)
+                cpu.append(used)
+                total.append(nat.frame_info()["total_ms"])
+    return {"call_ms": pct(call), "cpu_ms": pct(cpu), "total_ms": pct(total), "timed_frames": len(call)}
 
 
 def spotting_on_demo_clips(seeds: tuple[int, ...], model: str) -> dict:
@@ -445,9 +471,15 @@ def _md(doc: dict) -> str:
         lines += ["", f"Frames/s at the median call: Python {p['fps_at_median']:.0f}, native {q['fps_at_median']:.0f} "
                       f"(**{nat['ratio_fps_at_median']:.2f} x**; from the mean call {nat['ratio_fps_mean']:.2f} x; at "
                       f"the median CPU time {nat['ratio_fps_at_cpu_median']:.2f} x). Target >= 1.5 x: "
-                      f"{'met' if t['ratio_met'] else 'NOT met'}. Native p99 of the call {q['call_ms']['p99']:.2f} ms "
-                      f"wall, {q['cpu_ms']['p99']:.2f} ms CPU (target <= 2 ms: "
-                      f"{'met' if t['p99_met'] else 'NOT met'}).", ""]
+                      f"{'met' if t['ratio_met'] else 'NOT met'}.", ""]
+        al = nat["alone"]
+        lines += [f"Native alone on the same frames right after ({al['timed_frames']} timed frames; no Python "
+                  "pipeline in the process, so no Python worker thread on the other core and no GIL to take back "
+                  "after the call, as for a C or C++ caller): call p50 "
+                  f"{al['call_ms']['p50']:.3f} / p99 **{al['call_ms']['p99']:.3f} ms** wall, CPU time of the thread "
+                  f"p99 {al['cpu_ms']['p99']:.3f} ms, telemetry total p99 {al['total_ms']['p99']:.3f} ms. Target "
+                  f"p99 <= 2 ms: {'met' if t['p99_met'] else 'NOT met'} alone; beside Python the call's wall p99 is "
+                  f"{q['call_ms']['p99']:.2f} ms ({'met' if t['p99_met_beside'] else 'NOT met'}).", ""]
     lines += ["## Spotting", "",
               "F1 at IoU >= 0.5 (MEGC rule: a spotted interval matches a true one when their frame intervals' "
               "IoU >= 0.5; each true interval matches once).", "",
