@@ -26,7 +26,7 @@ class TrainConfig:
     mixup_alpha: float = 0.2
     ema_decay: float = 0.98
     tta_mirror: bool = True
-    members: int = 1  # > 1: an ensemble of independently trained models (seeds seed + 1000 m), one shipped graph
+    members: int = 3  # > 1: an ensemble of independently trained models (seeds seed + 1000 m), one shipped graph
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -132,12 +132,18 @@ def test_shared_weights_through_identity_are_constant(tmp_path):
 
 
 def test_builtin_checkpoint_graphs_are_compatible(tmp_path):
+    """The built-in ensemble's graph, and the split graphs of one of its members (an ensemble has no split)."""
     from sofp.export.onnx_export import export_onnx
-    from sofp.training.checkpoint import BUILTIN_CHECKPOINT
+    from sofp.training.checkpoint import BUILTIN_CHECKPOINT, load_checkpoint, save_checkpoint
 
     if not BUILTIN_CHECKPOINT.is_file():
         pytest.skip("built-in checkpoint not present")
-    for path in [p for p in export_onnx(BUILTIN_CHECKPOINT, tmp_path, split=True) if p.suffix == ".onnx"] + \
+    ckpt = load_checkpoint(BUILTIN_CHECKPOINT)
+    member = ckpt.model.members[0] if hasattr(ckpt.model, "members") else ckpt.model
+    meta = {"model_name": "sofp", "model_config": ckpt.meta["model_config"].get("member_config", {}),
+            "labels": ckpt.meta["labels"]}
+    single = save_checkpoint(tmp_path / "member0.pt", member, meta)
+    for path in [p for p in export_onnx(single, tmp_path / "split", split=True) if p.suffix == ".onnx"] + \
             [export_onnx(BUILTIN_CHECKPOINT, tmp_path / "whole")[0]]:
         rep = check_model(path, trt_ops.DEFAULT_TARGETS)
         assert rep.ok(), rep.summary()
