@@ -139,5 +139,5 @@ def test_an_ensemble_exports_whole_and_says_how_to_get_a_split(tmp_path):
                                                       "labels": ["a", "b", "c"]})
     path = export_onnx(ckpt, tmp_path / "out")[0]
     assert read_sidecar(path)["model"]["name"] == "ensemble"
-    with pytest.raises(UsageError, match="2-member ensemble .* --set members=1"):
+    with pytest.raises(UsageError, match=r"2-member ensemble .* --set members=1"):
         export_onnx(ckpt, tmp_path / "out2", split=True)
