@@ -21,6 +21,12 @@ from sofp.runtime.analyze import main
 from sofp.runtime.events import Event
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _default_sigint() -> None:
+    """The child handles SIGINT as a terminal would make it, even when this suite was started with SIGINT
+    ignored (a background job of a non-interactive shell inherits SIG_IGN, and so would every child)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 EVENT_KEYS = set(Event(0, 1, 2, 0.0, 0.01, 0.02, "x", {"x": 1.0}, 0.1, (0, 0, 1, 1), 1.0).to_dict())
 
 
@@ -151,7 +157,8 @@ def test_a_signal_leaves_finished_videos_complete_and_the_summary_valid(short_cl
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "runtime/analyze.py", str(short_clips[0].path), str(faceless),
                              str(short_clips[1].path), "--out", str(out), "--workers", "1", "--chunk-s", "0"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:

@@ -17,6 +17,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _default_sigint() -> None:
+    """The child handles SIGINT as a terminal would make it, even when this suite was started with SIGINT
+    ignored (a background job of a non-interactive shell inherits SIG_IGN, and so would every child)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def long_video(tmp_path_factory) -> Path:
     """3,000 frames (30 s at 100 frames/s) of 160 x 120 noise: longer than any test waits."""
@@ -36,7 +42,8 @@ def test_signal_ends_the_stream_cleanly(long_video, tmp_path, sig, code, word):
     record, events, tel = tmp_path / "annotated.mp4", tmp_path / "events.jsonl", tmp_path / "tel.jsonl"
     proc = subprocess.Popen([sys.executable, "runtime/stream.py", "--video", str(long_video), "--record", str(record),
                              "--events", str(events), "--telemetry", str(tel)], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 120
         while (not tel.exists() or tel.read_text().count("\n") < 31) and time.monotonic() < deadline:  # start + 30
