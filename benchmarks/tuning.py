@@ -9,7 +9,10 @@ test subjects too: the README says so next to the LOSO numbers.
     python benchmarks/tuning.py --data ../shared/data/composite --name bn --set '{"model_config": {"conv_norm": true}}'
 
 Appends one line per variant to benchmarks/results/tuning_composite.jsonl, with every held-out sample's
-final probabilities per seed (the raw result).
+final probabilities per seed (the raw result). ``--posthoc`` also scores what can be changed after training
+without retraining: the predictions averaged over the last 3, 5 or 10 epochs, test-time averaging over the
+input shifted by one pixel in each direction, no mirror averaging, and batch-norm statistics recomputed for
+the EMA weights on the training pool (mirrored too).
 """
 
 from __future__ import annotations
@@ -24,9 +27,55 @@ import numpy as np
 import torch
 
 from sofp.runtime.features import features_to_input
+from sofp.training.data.augment import mirror
 from sofp.training.data.flowset import load_flowset
+from sofp.training.loso import tuning_groups
 from sofp.training.metrics import summarise
-from sofp.training.trainer import TrainConfig, train_groups
+from sofp.training.trainer import GroupResult, TrainConfig, predict_groups, train_groups
+
+
+def _shifted(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """(..., C, H, W) moved by whole pixels, the border replicated."""
+    h, w = x.shape[-2:]
+    padded = torch.nn.functional.pad(x.flatten(0, -4), (1, 1, 1, 1), mode="replicate")
+    return padded[..., 1 + dy: 1 + dy + h, 1 + dx: 1 + dx + w].reshape(x.shape)
+
+
+def _recalibrated_buffers(r: GroupResult, x: torch.Tensor, pools: list[np.ndarray]) -> dict:
+    """Batch-norm running statistics recomputed for the EMA weights: one pass over each group's training pool
+    and its mirror as a single batch (momentum 1: the statistics are that batch's)."""
+    longest = max(len(p) for p in pools)
+    xb = x[torch.from_numpy(np.stack([np.pad(p, (0, longest - len(p)), mode="wrap") for p in pools]))]
+    xb = torch.cat([xb, mirror(xb)], dim=1)
+    buffers = {k: v.clone() for k, v in r.buffers.items()}
+    norms = [m for m in r.base.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in norms:
+        m.momentum = 1.0
+    r.base.train()
+    with torch.no_grad():
+        torch.vmap(lambda p, b, xi: torch.func.functional_call(r.base, (p, b), (xi,)), randomness="different")(
+            r.params, buffers, xb)
+    for m in norms:
+        m.momentum = 0.1
+    return buffers
+
+
+def _posthoc(r: GroupResult, x: torch.Tensor, pools: list[np.ndarray], evals: list[np.ndarray]) -> dict:
+    """Held-out probabilities (pooled in group order) of each after-training variant."""
+    longest = max(len(e) for e in evals)
+    xe = x[torch.from_numpy(np.stack([np.pad(e, (0, longest - len(e)), mode="edge") for e in evals]))]
+
+    def pooled(p: np.ndarray) -> np.ndarray:
+        return np.concatenate([p[g, : len(ev)] for g, ev in enumerate(evals)])
+
+    shifts = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
+    out = {f"last{k}": pooled(r.probs[-k:].mean(axis=0)) for k in (3, 5, 10)}
+    out["shift5"] = pooled(np.mean([predict_groups(r.base, r.params, r.buffers, _shifted(xe, dx, dy), True).numpy()
+                                    for dx, dy in shifts], axis=0))
+    out["no_mirror_tta"] = pooled(predict_groups(r.base, r.params, r.buffers, xe, False).numpy())
+    out["bn_recalibrated"] = pooled(
+        predict_groups(r.base, r.params, _recalibrated_buffers(r, x, pools), xe, True).numpy())
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,22 +85,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", default="{}", help="TrainConfig fields as JSON")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--out", default="benchmarks/results/tuning_composite.jsonl")
+    p.add_argument("--posthoc", action="store_true", help="also score the after-training variants (above)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     data = load_flowset(args.data)
     x = torch.from_numpy(features_to_input(data.images))
-    subjects = np.array(sorted(set(data.subjects.tolist())))
-    perm = np.random.default_rng(123).permutation(len(subjects))
-    groups = [subjects[perm[i::4]] for i in range(4)]
-    evals = [np.flatnonzero(np.isin(data.subjects, g)) for g in groups]
-    pools = [np.flatnonzero(~np.isin(data.subjects, g)) for g in groups]
+    evals = tuning_groups(data.subjects)
+    pools = [np.setdiff1d(np.arange(len(data)), ev) for ev in evals]
     cfg = TrainConfig(**json.loads(args.set))
     y = data.labels[np.concatenate(evals)]
     t0 = time.perf_counter()
-    curves, finals = [], []
+    curves, finals, posthoc = [], [], []
     for seed in args.seeds:
-        r = train_groups(cfg, x, data.labels, pools, evals, seed, len(data.label_names), progress=f"seed {seed}")
+        r = train_groups(cfg, x, data.labels, pools, evals, seed, len(data.label_names), progress=f"seed {seed}",
+                         datasets=data.datasets)
         finals.append(np.concatenate([r.probs[-1, g, : len(ev)] for g, ev in enumerate(evals)]))
+        if args.posthoc:
+            posthoc.append(_posthoc(r, x, pools, evals))
         curves.append([
             summarise(y, np.concatenate([r.probs[e, g, : len(ev)].argmax(-1) for g, ev in enumerate(evals)]),
                       data.label_names)["uf1"]
@@ -65,6 +115,17 @@ def main(argv: list[str] | None = None) -> int:
             "heldout_index": np.concatenate(evals).tolist(),
             "final_probs_per_seed": [f.round(4).tolist() for f in finals],
             "seconds": time.perf_counter() - t0, "command": "python benchmarks/tuning.py " + " ".join(sys.argv[1:])}
+    scored: dict[str, dict] = {}
+    for variant in posthoc[0] if posthoc else []:
+        probs = [ph[variant] for ph in posthoc]
+        per_seed = [summarise(y, p.argmax(-1), data.label_names)["uf1"] for p in probs]
+        scored[variant] = {
+            "uf1_mean": float(np.mean(per_seed)), "uf1_per_seed": per_seed,
+            "uf1_seed_ensemble": summarise(y, np.mean(probs, axis=0).argmax(-1), data.label_names)["uf1"],
+            "probs_per_seed": [p.round(4).tolist() for p in probs]}
+        print(f"  {variant}: UF1 {np.mean(per_seed):.3f} (per seed {[round(v, 3) for v in per_seed]})")
+    if scored:
+        line["posthoc"] = scored
     with Path(args.out).open("a") as fh:
         fh.write(json.dumps(line) + "\n")
     print(f"{args.name}: UF1 {curve[-1]:.3f} (per seed {[round(c[-1], 3) for c in curves]}; "

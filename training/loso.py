@@ -51,6 +51,14 @@ def loso_folds(subjects: np.ndarray) -> list[Fold]:
     return folds
 
 
+def tuning_groups(subjects: np.ndarray, k: int = 4, seed: int = 123) -> list[np.ndarray]:
+    """The tuning split: the sorted subjects shuffled once (``seed``) and dealt into ``k`` groups; returns each
+    group's sample indices (held out in turn by ``benchmarks/tuning.py``)."""
+    names = np.array(sorted(set(subjects.tolist())))
+    perm = np.random.default_rng(seed).permutation(len(names))
+    return [np.flatnonzero(np.isin(subjects, names[perm[i::k]])) for i in range(k)]
+
+
 def _oracle_epochs(epoch_preds: np.ndarray, y: np.ndarray) -> int:
     """Index of the first epoch with the most correct predictions on the held-out subject."""
     return int(np.argmax((epoch_preds == y[None, :]).sum(axis=1)))
@@ -76,6 +84,7 @@ def _train_chunk(job: tuple) -> dict:
     res = train_groups(
         cfg, images, data.labels, [f.train for f in part], [f.test for f in part], seed, len(data.label_names),
         progress=f"folds {first + 1}-{first + len(part)}" if progress else None, first_group=first, device=device,
+        datasets=data.datasets,
     )
     rec = {"seconds": time.perf_counter() - t0, "train_loss": res.train_loss.tolist(), "folds": []}
     perturbed = _perturbed_preds(res, cfg, images, part)

@@ -13,11 +13,25 @@ def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return (w * n_classes / w.sum()).astype(np.float32)
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Mean focal loss. logits (B, C); target (B, C) probabilities (one-hot or mixed); weight (C,).
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, gamma: float,
+               sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean focal loss. logits (B, C); target (B, C) probabilities (one-hot or mixed); weight (C,);
+    sample_weight (B,) or None.
 
-    Per sample: -sum_c w_c t_c (1 - p_c)^gamma log p_c.
+    Per sample: -s_i sum_c w_c t_c (1 - p_c)^gamma log p_c.
     """
     logp = torch.log_softmax(logits, dim=-1)
     focal = (1.0 - logp.exp()).pow(gamma)
-    return -(weight * target * focal * logp).sum(dim=-1).mean()
+    per_sample = -(weight * target * focal * logp).sum(dim=-1)
+    if sample_weight is not None:
+        per_sample = per_sample * sample_weight
+    return per_sample.mean()
+
+
+def cell_weights(labels: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Per-sample weights proportional to 1 / the size of the sample's (cell, label) group, normalised to
+    mean 1: every (dataset, class) cell weighs the same in the loss. (N,) float32."""
+    keys = np.char.add(np.char.add(cells.astype(str), "|"), labels.astype(str))
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inverse]
+    return (w / w.mean()).astype(np.float32)

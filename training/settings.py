@@ -49,7 +49,7 @@ RANGES: dict[str, Range] = {
     "epochs": AT_LEAST_1, "batch_size": AT_LEAST_1, "lr": POSITIVE, "weight_decay": AT_LEAST_0,
     "warmup_epochs": AT_LEAST_0, "focal_gamma": AT_LEAST_0, "sym_weight": AT_LEAST_0, "shift_px": AT_LEAST_0,
     "mixup_alpha": AT_LEAST_0, "ema_decay": FRACTION, "members": AT_LEAST_1, "flow_noise": AT_LEAST_0,
-    "scale_jitter": FRACTION,
+    "scale_jitter": FRACTION, "erase_px": Range(0, 28),
     # model configs (a tuple's range applies to each element)
     "dim": AT_LEAST_1, "stem": AT_LEAST_1, "heads": AT_LEAST_1, "sa_layers": AT_LEAST_0, "mlp_ratio": AT_LEAST_1,
     "head_hidden": AT_LEAST_1, "dropout": FRACTION, "branches": AT_LEAST_1,

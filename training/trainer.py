@@ -21,8 +21,8 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
 from sofp.training.config import TrainConfig
-from sofp.training.data.augment import mirror, mixup, random_flow_noise, random_mirror, random_shift
-from sofp.training.losses import class_weights, focal_loss
+from sofp.training.data.augment import mirror, mixup, random_erase, random_flow_noise, random_mirror, random_shift
+from sofp.training.losses import cell_weights, class_weights, focal_loss
 from sofp.training.models import build_model
 
 
@@ -85,13 +85,15 @@ def train_groups(
     on_epoch: Callable[[int, float], None] | None = None,
     first_group: int = 0,
     device: str | torch.device = "cpu",
+    datasets: np.ndarray | None = None,
 ) -> GroupResult:
     """Train one model per group on ``train_pools[g]`` (sample indices into ``images``).
 
     images: (N, 3, 28, 28) float32 in [0, 1]; labels: (N,) int. After every epoch each group's EMA
     model predicts its ``eval_sets[g]`` (padded to the longest set); those probabilities are
     returned for curves and for the optional per-subject best-epoch report, never used for a
-    choice inside this function. Group g's initial weights depend on (seed, first_group + g) only.
+    choice inside this function. ``datasets`` (N,) names each sample's dataset; ``cfg.balance_datasets``
+    needs it. Group g's initial weights depend on (seed, first_group + g) only.
     On CUDA the forward pass runs under bfloat16 autocast (mixed precision); augmentation random
     numbers are drawn on the CPU so a seed gives the same batches on any device.
     """
@@ -104,7 +106,17 @@ def train_groups(
     params = {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
     buffers = {k: v.to(device) for k, v in buffers.items()}
     ema = {k: v.detach().clone() for k, v in params.items()}
-    weights = torch.from_numpy(np.stack([class_weights(labels[p], n_classes) for p in train_pools])).to(device)
+    if cfg.balance_datasets:
+        if datasets is None:
+            raise ValueError("balance_datasets needs each sample's dataset")
+        weights = torch.ones(n_groups, n_classes, device=device)
+        sample_w = np.zeros((n_groups, len(labels)), np.float32)  # per group: its own pool's cell weights
+        for g, p in enumerate(train_pools):
+            sample_w[g, p] = cell_weights(labels[p], datasets[p])
+    else:
+        weights = torch.from_numpy(np.stack([class_weights(labels[p], n_classes) for p in train_pools])).to(device)
+        sample_w = np.ones((n_groups, len(labels)), np.float32)
+    sample_w_t = torch.from_numpy(sample_w)
     onehot = torch.eye(n_classes)[torch.from_numpy(labels)]
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
@@ -122,7 +134,7 @@ def train_groups(
 
     def loss_one(p, b, xb, tb, w):
         logits, sym = functional_call(base, (p, b), (xb,), {"with_sym": True})
-        return focal_loss(logits, tb, w, cfg.focal_gamma) + cfg.sym_weight * sym
+        return focal_loss(logits, tb[:, :-1], w, cfg.focal_gamma, tb[:, -1]) + cfg.sym_weight * sym
 
     grouped_loss = vmap(loss_one, randomness="different")
     all_probs, losses = [], []
@@ -134,11 +146,13 @@ def train_groups(
         epoch_loss = 0.0
         for s in range(steps):
             idx = table[s]
-            xb, tb = images[idx], onehot[idx]
+            sw = torch.gather(sample_w_t, 1, idx)[..., None]  # mixed with the targets, as their last column
+            xb, tb = images[idx], torch.cat([onehot[idx], sw], dim=-1)
             if cfg.mirror_aug:
                 xb = random_mirror(xb, gen)
             xb = random_shift(xb, gen, cfg.shift_px, cfg.scale_jitter)
             xb = random_flow_noise(xb, gen, cfg.flow_noise)
+            xb = random_erase(xb, gen, cfg.erase_px)
             xb, tb = mixup(xb, tb, gen, cfg.mixup_alpha)
             with amp:
                 loss = grouped_loss(params, buffers, xb.to(device), tb.to(device), weights).sum()

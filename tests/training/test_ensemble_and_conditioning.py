@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from sofp.training.data.augment import mirror, random_flow_noise, random_shift
+from sofp.training.data.augment import mirror, random_erase, random_flow_noise, random_shift
 from sofp.training.data.perturb import PERTURBATIONS
-from sofp.training.loso import member_seed
+from sofp.training.loso import member_seed, tuning_groups
+from sofp.training.losses import cell_weights, focal_loss
 from sofp.training.models import build_model
 from sofp.training.models.ensemble import Ensemble, EnsembleConfig
 
@@ -152,3 +153,57 @@ def test_a_version_1_checkpoint_loads_as_the_model_it_was(tmp_path):
     loaded = load_checkpoint(tmp_path / "v1.pt").model
     x = torch.rand(4, 3, 28, 28)
     assert torch.equal(loaded(x), model(x))
+
+
+def test_erase_sets_one_square_per_chosen_sample_to_its_channel_means():
+    x = torch.rand(2, 200, 3, 28, 28)
+    y = random_erase(x, torch.Generator().manual_seed(0), 8)
+    changed = (y != x).any(dim=-3).flatten(0, 1)  # (400, 28, 28): the erased pixels
+    touched = changed.flatten(1).any(1)
+    assert 0.35 < float(touched.float().mean()) < 0.65  # p = 0.5
+    for m in changed[touched][:20]:
+        rows, cols = m.any(1).nonzero().flatten(), m.any(0).nonzero().flatten()
+        assert len(rows) == len(cols) <= 8 and int(m.sum()) == len(rows) ** 2  # one square of side <= 8
+    flat_x, flat_y = x.flatten(0, 1), y.flatten(0, 1)
+    i = int(touched.nonzero()[0])
+    r, c = changed[i].nonzero()[0]
+    assert torch.allclose(flat_y[i, :, r, c], flat_x[i].mean(dim=(-2, -1)))
+    assert random_erase(x, torch.Generator(), 0) is x
+
+
+def test_cell_weights_give_every_dataset_class_cell_the_same_total():
+    labels = np.array([0, 0, 0, 1, 0, 1, 1, 1])
+    cells = np.array(["a", "a", "a", "a", "b", "b", "b", "b"])
+    w = cell_weights(labels, cells)
+    assert np.isclose(w.mean(), 1.0)
+    totals = {(c, lab): w[(cells == c) & (labels == lab)].sum() for c, lab in zip(cells, labels, strict=True)}
+    assert np.allclose(list(totals.values()), 2.0)
+
+
+def test_sample_weights_scale_each_samples_focal_term():
+    logits, target = torch.randn(4, 3), torch.eye(3)[torch.tensor([0, 1, 2, 0])]
+    w = torch.ones(3)
+    per = torch.stack([focal_loss(logits[i:i + 1], target[i:i + 1], w, 2.0) for i in range(4)])
+    sw = torch.tensor([0.0, 1.0, 2.0, 1.0])
+    assert torch.allclose(focal_loss(logits, target, w, 2.0, sw), (per * sw).mean())
+    assert torch.allclose(focal_loss(logits, target, w, 2.0, torch.ones(4)), focal_loss(logits, target, w, 2.0))
+
+
+def test_tuning_groups_partition_the_subjects():
+    subjects = np.repeat([f"s{i:02d}" for i in range(10)], 3)
+    groups = tuning_groups(subjects)
+    assert sorted(np.concatenate(groups).tolist()) == list(range(30))
+    assert all(len(set(subjects[g]) & set(subjects[h])) == 0 for i, g in enumerate(groups) for h in groups[i + 1:])
+    assert [g.tolist() for g in groups] == [g.tolist() for g in tuning_groups(subjects)]
+
+
+def test_magnitude_channel_is_the_centred_flow_norm_and_keeps_the_mirror_identity():
+    torch.manual_seed(0)
+    model = build_model("sofp", magnitude=True).eval()
+    x = torch.rand(3, 3, 28, 28)
+    cond = model.global_encoder.conditioning
+    uv = x[:, :2] - x[:, :2].mean(dim=(-2, -1), keepdim=True)
+    assert torch.allclose(cond(x)[:, 2], 0.5 + uv.pow(2).sum(1).add(1e-8).sqrt(), atol=1e-6)
+    assert torch.allclose(cond(mirror(x)), mirror(cond(x)), atol=1e-6)
+    with pytest.raises(ValueError, match="magnitude"):
+        build_model("sofp", magnitude=True, use_strain=True)

@@ -155,3 +155,14 @@ def test_result_keeps_every_prediction_and_its_scores_recompute(synth, tmp_path)
     again = summarise(np.asarray(p["true"]), np.asarray(p["pred"]), synth.label_names)
     assert again["uf1"] == res["honest"]["uf1"] and again["uar"] == res["honest"]["uar"]
     assert all(0.0 <= v <= 1.0 for v in res["label_kept"].values())
+
+
+def test_dataset_balancing_needs_the_datasets_and_trains_with_them(synth):
+    images = torch.from_numpy(features_to_input(synth.images))
+    cfg = TrainConfig(epochs=1, batch_size=16, members=1, balance_datasets=True, erase_px=6)
+    pools, evals = [np.arange(20, len(synth))], [np.arange(20)]
+    with pytest.raises(ValueError, match="dataset"):
+        train_groups(cfg, images, synth.labels, pools, evals, seed=0, n_classes=3)
+    datasets = np.where(np.arange(len(synth)) % 2 == 0, "a", "b")
+    res = train_groups(cfg, images, synth.labels, pools, evals, seed=0, n_classes=3, datasets=datasets)
+    assert np.isfinite(res.train_loss).all() and res.probs.shape == (1, 1, 20, 3)

@@ -78,3 +78,23 @@ def random_flow_noise(x: torch.Tensor, gen: torch.Generator, amplitude: float) -
     lo, hi = uv.amin(dim=(-2, -1), keepdim=True), uv.amax(dim=(-2, -1), keepdim=True)
     uv = (uv - lo) / (hi - lo).clamp_min(1e-6)
     return torch.cat([uv, flat[:, 2:]], dim=1).reshape(*lead, c, h, w)
+
+
+def random_erase(x: torch.Tensor, gen: torch.Generator, max_px: int, p: float = 0.5) -> torch.Tensor:
+    """Cut-out: with probability ``p`` set a square of side 1..``max_px`` at a random place of each sample to
+    that sample's channel means (no motion after centring), so no single region decides the label."""
+    if max_px <= 0:
+        return x
+    lead, (c, h, w) = x.shape[:-3], x.shape[-3:]
+    flat = x.reshape(-1, c, h, w)
+    n = flat.shape[0]
+    side = torch.randint(1, max_px + 1, (n,), generator=gen)
+    top = (torch.rand(n, generator=gen) * (h - side + 1)).floor().long()
+    left = (torch.rand(n, generator=gen) * (w - side + 1)).floor().long()
+    on = torch.rand(n, generator=gen) < p
+    rows, cols = torch.arange(h), torch.arange(w)
+    inside_r = (rows[None] >= top[:, None]) & (rows[None] < (top + side)[:, None])
+    inside_c = (cols[None] >= left[:, None]) & (cols[None] < (left + side)[:, None])
+    mask = (inside_r[:, :, None] & inside_c[:, None, :] & on[:, None, None])[:, None]
+    out = torch.where(mask, flat.mean(dim=(-2, -1), keepdim=True), flat)
+    return out.reshape(*lead, c, h, w)

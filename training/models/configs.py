@@ -37,6 +37,7 @@ class SofpConfig:
     scale: bool = False  # with center: divide each channel by its image standard deviation (x 0.25)
     use_strain: bool = False  # False: the strain channel is zeroed at the input (flows disagree on it)
     blur: float = 0.0  # with center: Gaussian sigma (pixels of the 28 x 28 image) smoothing each channel
+    magnitude: bool = False  # with center and use_strain=False: the third channel carries |(u, v)| instead
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -45,6 +46,8 @@ class SofpConfig:
             raise ValueError(f"blur must be a Gaussian sigma in 0..3 pixels, got {self.blur}")
         if self.blur and not self.center:
             raise ValueError("blur needs center=True (the blur acts on the centred channels)")
+        if self.magnitude and (self.use_strain or not self.center):
+            raise ValueError("magnitude needs center=True and use_strain=False (it takes the strain channel's place)")
         if self.heads < 1 or self.dim % self.heads:
             raise ValueError(f"dim {self.dim} is not divisible by heads {self.heads}")
 

@@ -32,6 +32,9 @@ Choices where the paper's text is unknown (each switchable for ablations):
 - ``blur``: a Gaussian of sigma ``blur`` px over the centred channels, meant to discard the fine detail in
   which two flow implementations differ (tried at 0.7 and 1.2 px: UF1 0.713 and 0.711 against 0.717 on the
   tuning split; not adopted).
+- ``magnitude``: the flow magnitude |(u, v)| of the centred channels in the ignored strain channel's place, a
+  nonlinear feature the convolutions would otherwise have to build (tried: UF1 0.701 against 0.717 on the
+  tuning split, 3 seeds; not adopted).
 """
 
 from __future__ import annotations
@@ -137,6 +140,8 @@ class InputConditioning(nn.Module):
                 x = F.conv2d(x, self.kernel, padding=self.kernel.shape[-1] // 2, groups=3)
             if self.cfg.scale:
                 x = 0.25 * x / (x.pow(2).mean(dim=(-2, -1), keepdim=True) + 1e-4).sqrt()
+            if self.cfg.magnitude:  # |(u, v)| in the zeroed strain channel: mirror-symmetric, like strain
+                x = x + (x[:, :1].pow(2) + x[:, 1:2].pow(2) + 1e-8).sqrt() * (1.0 - self.channel_mask)
             x = x + 0.5
         return x
 

@@ -1,0 +1,157 @@
+"""A hand-crafted second opinion beside SOFP: histograms of oriented optical flow (HOOF) and pooled flow,
+read by a linear or RBF classifier, and its mix with SOFP's probabilities.
+
+Asks whether a model with another inductive bias makes other mistakes than SOFP, enough for a mix to
+clear the issue's accuracy target. Everything is chosen on the tuning split (``benchmarks/tuning.py``'s
+subject groups): the classifier alone, and its mix with the SOFP tuning-split probabilities of a stored
+``tuning_composite.jsonl`` line at each mixing weight. ``--loso-runs`` then checks one pre-chosen mix once
+under LOSO, against the stored per-sample probabilities of the shipped model's LOSO runs.
+
+    python benchmarks/handcrafted.py --data ../shared/data/composite
+    python benchmarks/handcrafted.py --data ../shared/data/composite --loso-runs runs/accuracy/sofp-seed0 \\
+        runs/accuracy/sofp-seed1 runs/accuracy/sofp-seed2 --classifier logreg --weight 0.25
+
+Appends one line per configuration to benchmarks/results/tuning_composite.jsonl (held-out probabilities
+included), like the tuning script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from sofp.runtime.features import features_to_input
+from sofp.training.data.flowset import FlowSet, load_flowset
+from sofp.training.loso import loso_folds, tuning_groups
+from sofp.training.metrics import summarise
+
+CLASSIFIERS = {
+    "logreg": lambda: LogisticRegression(C=0.1, max_iter=5000, class_weight="balanced"),
+    # ensemble takes "auto" or a bool; the type inferred from its default is str
+    "svm": lambda: CalibratedClassifierCV(SVC(C=1.0, class_weight="balanced"),
+                                          ensemble=False),  # pyright: ignore[reportArgumentType]
+}
+WEIGHTS = (0.25, 0.5)
+
+
+def hoof(uv: np.ndarray, cells: int = 4, bins: int = 8) -> np.ndarray:
+    """Magnitude-weighted histograms of flow orientation on a cells x cells grid, L1-normalised per sample.
+    uv: (N, 2, H, W) centred flow -> (N, cells * cells * bins)."""
+    n, _, h, w = uv.shape
+    mag = np.hypot(uv[:, 0], uv[:, 1])
+    bin_of = ((np.arctan2(uv[:, 1], uv[:, 0]) + np.pi) / (2 * np.pi) * bins).astype(int) % bins
+    ch, cw = h // cells, w // cells
+    onehot = (bin_of[..., None] == np.arange(bins)) * mag[..., None]  # (N, H, W, bins)
+    hist = onehot[:, : ch * cells, : cw * cells].reshape(n, cells, ch, cells, cw, bins).sum(axis=(2, 4))
+    hist = hist.reshape(n, -1)
+    return hist / (hist.sum(axis=1, keepdims=True) + 1e-6)
+
+
+def features(data: FlowSet, normalise: str) -> np.ndarray:
+    """HOOF (x 10) beside the 4 x 4-pooled centred u and v: (N, 128 + 98). ``normalise`` subtracts the mean
+    flow image of each subject or dataset first (unlabelled statistics of the held-out subject, too)."""
+    x = features_to_input(data.images)[:, :2].astype(np.float64)
+    uv = x - x.mean(axis=(2, 3), keepdims=True)
+    if normalise != "none":
+        keys = data.subjects if normalise == "subject" else data.datasets
+        for key in np.unique(keys):
+            uv[keys == key] -= uv[keys == key].mean(axis=0, keepdims=True)
+    pooled = uv.reshape(len(uv), 2, 7, 4, 7, 4).mean(axis=(3, 5)).reshape(len(uv), -1)
+    return np.hstack([10 * hoof(uv), pooled])
+
+
+def fit_predict(classifier: str, x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    clf = make_pipeline(StandardScaler(), CLASSIFIERS[classifier]())
+    return clf.fit(x[train], y[train]).predict_proba(x[test])
+
+
+def scores(y: np.ndarray, probs: np.ndarray, datasets: np.ndarray, labels: tuple[str, ...]) -> dict:
+    """UF1, UAR, and SAMM's UF1 (None without SAMM samples)."""
+    overall = summarise(y, probs.argmax(-1), labels)
+    samm = datasets == "samm"
+    return {"uf1": overall["uf1"], "uar": overall["uar"],
+            "samm_uf1": summarise(y[samm], probs[samm].argmax(-1), labels)["uf1"] if samm.any() else None}
+
+
+def tuning_rows(data: FlowSet, x: np.ndarray, sofp_line: dict, classifier: str, normalise: str) -> list[dict]:
+    """The classifier on the tuning split, alone and mixed with the stored SOFP line's seed-mean probabilities."""
+    evals = tuning_groups(data.subjects)
+    order = np.concatenate(evals)
+    if sofp_line["heldout_index"] != order.tolist():
+        raise SystemExit("error: the stored SOFP line was not made on this tuning split")
+    probs = np.concatenate([fit_predict(classifier, x, data.labels, np.setdiff1d(np.arange(len(data)), ev), ev)
+                            for ev in evals])
+    sofp = np.mean(sofp_line["final_probs_per_seed"], axis=0)
+    y, ds = data.labels[order], data.datasets[order]
+    rows = [{"name": f"handcrafted-{classifier}-{normalise}", "weight": 1.0,
+             **scores(y, probs, ds, data.label_names), "heldout_index": order.tolist(),
+             "final_probs": probs.round(4).tolist()}]
+    for w in WEIGHTS:
+        rows.append({"name": f"handcrafted-{classifier}-{normalise}+{sofp_line['name']}", "weight": w,
+                     **scores(y, (1 - w) * sofp + w * probs, ds, data.label_names)})
+    return rows
+
+
+def loso_rows(data: FlowSet, x: np.ndarray, runs: list[Path], classifier: str, weight: float) -> list[dict]:
+    """The classifier under LOSO, mixed at ``weight`` with each stored LOSO run's per-sample probabilities."""
+    probs = np.zeros((len(data), len(data.label_names)))
+    for fold in loso_folds(data.subjects):
+        probs[fold.test] = fit_predict(classifier, x, data.labels, fold.train, fold.test)
+    rows = [{"name": f"handcrafted-{classifier}-loso", "weight": 1.0,
+             **scores(data.labels, probs, data.datasets, data.label_names)}]
+    for run in runs:
+        pred = json.loads((run / "result.json").read_text())["predictions"]
+        idx, sofp = np.asarray(pred["index"]), np.asarray(pred["probs"])
+        y, ds = data.labels[idx], data.datasets[idx]
+        rows.append({"name": f"loso {run}", "weight": 0.0, **scores(y, sofp, ds, data.label_names)})
+        rows.append({"name": f"loso {run} + handcrafted-{classifier}", "weight": weight,
+                     **scores(y, (1 - weight) * sofp + weight * probs[idx], ds, data.label_names)})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True)
+    p.add_argument("--sofp-line", default="full-rerun", help="name of the tuning_composite.jsonl line to mix with")
+    p.add_argument("--classifier", choices=sorted(CLASSIFIERS), nargs="+", default=sorted(CLASSIFIERS))
+    p.add_argument("--normalise", choices=("none", "subject", "dataset"), nargs="+", default=["none"],
+                   help="subtract each subject's or dataset's mean flow image (tuning split only)")
+    p.add_argument("--loso-runs", type=Path, nargs="*", default=[],
+                   help="LOSO run folders (result.json): check the mix under LOSO instead of tuning")
+    p.add_argument("--weight", type=float, default=0.25, help="mixing weight for the --loso-runs check")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/tuning_composite.jsonl"))
+    args = p.parse_args(argv)
+    data = load_flowset(args.data)
+    lines = [json.loads(line) for line in args.out.read_text().splitlines()]
+    sofp_line = next((ln for ln in reversed(lines) if ln["name"] == args.sofp_line), None)
+    if sofp_line is None:
+        raise SystemExit(f"error: no line named {args.sofp_line!r} in {args.out}")
+    command = "python benchmarks/handcrafted.py " + " ".join(sys.argv[1:])
+    rows = []
+    if args.loso_runs:
+        for clf in args.classifier:
+            rows += loso_rows(data, features(data, "none"), args.loso_runs, clf, args.weight)
+    else:
+        for norm in args.normalise:
+            x = features(data, norm)
+            for clf in args.classifier:
+                rows += tuning_rows(data, x, sofp_line, clf, norm)
+    with args.out.open("a") as fh:
+        for row in rows:
+            fh.write(json.dumps({**row, "command": command}) + "\n")
+            samm = "n/a" if row["samm_uf1"] is None else f"{row['samm_uf1']:.3f}"
+            print(f"{row['name']} (w {row['weight']}): UF1 {row['uf1']:.3f} UAR {row['uar']:.3f} SAMM UF1 {samm}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
