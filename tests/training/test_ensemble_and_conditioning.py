@@ -207,3 +207,14 @@ def test_magnitude_channel_is_the_centred_flow_norm_and_keeps_the_mirror_identit
     assert torch.allclose(cond(mirror(x)), mirror(cond(x)), atol=1e-6)
     with pytest.raises(ValueError, match="magnitude"):
         build_model("sofp", magnitude=True, use_strain=True)
+
+
+def test_median_centring_puts_each_channels_median_at_half_and_keeps_the_mirror_identity():
+    torch.manual_seed(0)
+    cond = build_model("sofp", center_stat="median").eval().global_encoder.conditioning
+    x = torch.rand(3, 3, 28, 28)
+    flat = cond(x)[:, :2].flatten(-2).sort(dim=-1).values
+    assert torch.allclose(0.5 * (flat[..., 391] + flat[..., 392]), torch.full((3, 2), 0.5), atol=1e-6)
+    assert torch.allclose(cond(mirror(x)), mirror(cond(x)), atol=1e-6)
+    with pytest.raises(ValueError, match="center_stat"):
+        build_model("sofp", center_stat="mode")

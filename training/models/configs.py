@@ -34,6 +34,7 @@ class SofpConfig:
     conv_norm: bool = True  # batch norm after each encoder conv (statistics of one fold's own batch)
     encoder: str = "conv"  # "conv": strided conv + average pool; "maxpool": one conv + max pool (STSTNet-like)
     center: bool = True  # subtract each channel's image mean (re-centred on 0.5) before the encoders
+    center_stat: str = "mean"  # with center: "mean", or "median" (most of a face does not move: its flow's zero)
     scale: bool = False  # with center: divide each channel by its image standard deviation (x 0.25)
     use_strain: bool = False  # False: the strain channel is zeroed at the input (flows disagree on it)
     blur: float = 0.0  # with center: Gaussian sigma (pixels of the 28 x 28 image) smoothing each channel
@@ -46,6 +47,8 @@ class SofpConfig:
             raise ValueError(f"blur must be a Gaussian sigma in 0..3 pixels, got {self.blur}")
         if self.blur and not self.center:
             raise ValueError("blur needs center=True (the blur acts on the centred channels)")
+        if self.center_stat not in ("mean", "median"):
+            raise ValueError(f"center_stat must be mean or median, got {self.center_stat!r}")
         if self.magnitude and (self.use_strain or not self.center):
             raise ValueError("magnitude needs center=True and use_strain=False (it takes the strain channel's place)")
         if self.heads < 1 or self.dim % self.heads:
