@@ -243,7 +243,8 @@ def _markdown(report: dict) -> str:
         for name, e in report["ablations"].items():
             h = e["honest"]
             delta = h["uf1_mean"] - float(np.mean(base["honest"]["uf1"][: len(e["seeds"])]))
-            lines.append(f"| {name} | {e['seeds']} | {h['uf1_mean']:.4f} ± {h['uf1_std']:.4f} | {h['uar_mean']:.4f} | "
+            spread = f"± {h['uf1_std']:.4f}" if len(e["seeds"]) > 1 else "(one seed: no spread)"
+            lines.append(f"| {name} | {e['seeds']} | {h['uf1_mean']:.4f} {spread} | {h['uar_mean']:.4f} | "
                          f"{delta:+.4f} |")
     kept = {**{k: v["label_kept"] for k, v in report["models"].items()},
             **{f"{k}, one member": v["member0"]["label_kept"] for k, v in report["models"].items() if "member0" in v},
