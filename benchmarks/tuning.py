@@ -31,7 +31,7 @@ from sofp.training.data.augment import mirror
 from sofp.training.data.flowset import load_flowset
 from sofp.training.loso import tuning_groups
 from sofp.training.metrics import summarise
-from sofp.training.trainer import GroupResult, TrainConfig, predict_groups, train_groups
+from sofp.training.trainer import GroupResult, TrainConfig, padded_index, predict_groups, train_groups
 
 
 def _shifted(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
@@ -44,8 +44,7 @@ def _shifted(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
 def _recalibrated_buffers(r: GroupResult, x: torch.Tensor, pools: list[np.ndarray]) -> dict:
     """Batch-norm running statistics recomputed for the EMA weights: one pass over each group's training pool
     and its mirror as a single batch (momentum 1: the statistics are that batch's)."""
-    longest = max(len(p) for p in pools)
-    xb = x[torch.from_numpy(np.stack([np.pad(p, (0, longest - len(p)), mode="wrap") for p in pools]))]
+    xb = x[torch.from_numpy(padded_index(pools, mode="wrap"))]
     xb = torch.cat([xb, mirror(xb)], dim=1)
     buffers = {k: v.clone() for k, v in r.buffers.items()}
     norms = [m for m in r.base.modules() if isinstance(m, torch.nn.BatchNorm2d)]
@@ -62,8 +61,7 @@ def _recalibrated_buffers(r: GroupResult, x: torch.Tensor, pools: list[np.ndarra
 
 def _posthoc(r: GroupResult, x: torch.Tensor, pools: list[np.ndarray], evals: list[np.ndarray]) -> dict:
     """Held-out probabilities (pooled in group order) of each after-training variant."""
-    longest = max(len(e) for e in evals)
-    xe = x[torch.from_numpy(np.stack([np.pad(e, (0, longest - len(e)), mode="edge") for e in evals]))]
+    xe = x[torch.from_numpy(padded_index(evals))]
 
     def pooled(p: np.ndarray) -> np.ndarray:
         return np.concatenate([p[g, : len(ev)] for g, ev in enumerate(evals)])

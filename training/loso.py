@@ -27,7 +27,7 @@ from sofp.training.data.flowset import FlowSet
 from sofp.training.data.perturb import PERTURBATIONS
 from sofp.training.metrics import summarise
 from sofp.training.plots import plot_confusion, plot_curves
-from sofp.training.trainer import GroupResult, TrainConfig, predict_groups, train_groups
+from sofp.training.trainer import GroupResult, TrainConfig, padded_index, predict_groups, train_groups
 
 PERTURB_SEED = 7  # fixed: every configuration is measured on the same perturbed inputs
 
@@ -102,8 +102,7 @@ def _train_chunk(job: tuple) -> dict:
 def _perturbed_preds(res: GroupResult, cfg: TrainConfig, images: torch.Tensor, part: list[Fold]) -> dict:
     """Each fold's final model's probabilities for its held-out samples under each flow perturbation:
     (G, T, C) per perturbation name."""
-    t_max = max(len(f.test) for f in part)
-    idx = torch.from_numpy(np.stack([np.pad(f.test, (0, t_max - len(f.test)), mode="edge") for f in part]))
+    idx = torch.from_numpy(padded_index([f.test for f in part]))
     x = images[idx]  # (G, T, 3, 28, 28)
     out = {}
     for k, (name, perturb) in enumerate(PERTURBATIONS.items()):

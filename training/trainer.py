@@ -14,6 +14,7 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -45,6 +46,13 @@ def _build_group(cfg: TrainConfig, n_groups: int, seed: int, n_classes: int, fir
     params, buffers = stack_module_state(models)
     base = copy.deepcopy(models[0]).to("meta")
     return base, params, buffers
+
+
+def padded_index(sets: list[np.ndarray], mode: Literal["edge", "wrap"] = "edge") -> np.ndarray:
+    """(G, longest) sample indices: each group's set padded to the longest (``np.pad`` mode; "edge" repeats its
+    last sample, "wrap" starts it again), so the groups stack for the vectorised model."""
+    longest = max(len(s) for s in sets)
+    return np.stack([np.pad(s, (0, longest - len(s)), mode=mode) for s in sets])
 
 
 def _index_table(rng: np.random.Generator, pools: list[np.ndarray], steps: int, batch: int) -> np.ndarray:
@@ -120,8 +128,7 @@ def train_groups(
     onehot = torch.eye(n_classes)[torch.from_numpy(labels)]
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
-    t_max = max(len(e) for e in eval_sets)
-    eval_idx = np.stack([np.pad(e, (0, t_max - len(e)), mode="edge") for e in eval_sets])
+    eval_idx = padded_index(eval_sets)
     x_eval = images[torch.from_numpy(eval_idx)].to(device)
 
     steps = math.ceil(max(len(p) for p in train_pools) / cfg.batch_size)
