@@ -31,14 +31,14 @@ from tqdm.auto import tqdm
 from sofp.runtime.errors import run_cli
 from sofp.training.data.flowset import load_flowset
 from sofp.training.linear_floor import loso_logistic
-from sofp.training.loso import member_seed, run_loso
+from sofp.training.loso import member_seed, run_loso, schedules
 from sofp.training.metrics import summarise
 from sofp.training.plots import plot_confusion, plot_curves
 from sofp.training.trainer import TrainConfig
 
 SHIPPED = TrainConfig()  # the defaults are the shipped configuration (README, "How the defaults were chosen")
-MEMBER = replace(SHIPPED, members=1)  # one ensemble member: what the ablations change
-MODELS = {"sofp": SHIPPED, "ststnet": TrainConfig(model="ststnet", members=1)}
+MEMBER = SHIPPED.solo()  # one ensemble member: what the ablations change
+MODELS = {"sofp": SHIPPED, "ststnet": TrainConfig(model="ststnet").solo()}
 
 
 def _ablate(**model_config) -> TrainConfig:
@@ -107,19 +107,21 @@ def _one_run(job: tuple) -> str:
 
 
 def _jobs(variants: dict[str, TrainConfig], plan: dict[str, list[int]], args: argparse.Namespace) -> list[tuple]:
-    """Single-model LOSO runs (a model, an ablation or one ensemble member, in its ensemble's folder), in the
-    order that gives whole rows soonest if the benchmark is stopped: first member 0 of every model and seed
-    (so the single-model rows are complete), then the other members, then the ablations seed-major."""
+    """Single-model LOSO runs (a model, an ablation or one ensemble member or partner, in its ensemble's folder),
+    in the order that gives whole rows soonest if the benchmark is stopped: first member 0 of every model and
+    seed (so the single-model rows are complete), then the other members and partners, then the ablations
+    seed-major."""
     jobs: list[tuple[int, int, tuple]] = []
     for name, cfg in variants.items():
         for rank, seed in enumerate(plan[name]):
             run_dir = Path(args.runs) / f"{name}-seed{seed}"
-            if cfg.members == 1:
+            if not cfg.ensemble:
                 first, second = (0, 0) if name in MODELS else (2, rank)
                 jobs.append((first, second, (args.data, cfg.to_dict(), seed, run_dir, args.chunk)))
             else:
-                jobs += [(min(m, 1), 0, (args.data, replace(cfg, members=1).to_dict(), member_seed(seed, m),
-                                         run_dir / f"member{m}", args.chunk)) for m in range(cfg.members)]
+                jobs += [(min(m, 1), 0, (args.data, schedule.to_dict(), member_seed,
+                                         run_dir / (f"member{m}" if m < cfg.members else "partner"), args.chunk))
+                         for m, (schedule, member_seed) in enumerate(schedules(cfg, seed))]
     return [job for *_, job in sorted(jobs, key=lambda j: j[:2])]  # a stable sort keeps the plan's order
 
 
@@ -144,13 +146,17 @@ def run(args: argparse.Namespace) -> int:
         all_results[name] = results
         entry = {"honest": _aggregate(results, "honest"), "oracle": _aggregate(results, "oracle"),
                  "label_kept": _label_kept(results), "seeds": seeds, "config": cfg.to_dict()}
-        if cfg.members > 1:
-            members = [[run_loso(data, replace(cfg, members=1), member_seed(seed, m),
+        if cfg.ensemble:
+            members = [[run_loso(data, cfg.solo(), member_seed(seed, m),
                                  runs / f"{name}-seed{seed}" / f"member{m}", chunk=args.chunk, progress=False)
                         for seed in seeds] for m in range(cfg.members)]
             entry["member0"] = {"honest": _aggregate(members[0], "honest"), "oracle": _aggregate(members[0], "oracle"),
                                 "label_kept": _label_kept(members[0]), "seeds": seeds}
             entry["members_honest_uf1"] = [[r["honest"]["uf1"] for r in per_member] for per_member in members]
+            if cfg.partner:  # the members' mean alone, without the partner: what the partner adds
+                entry["members_only"] = _aggregate(
+                    [{"honest": _ensemble([per_member[i] for per_member in members], data.labels, data.datasets,
+                                          data.label_names)} for i in range(len(seeds))], "honest")
         if name in MODELS and len(seeds) > 1:
             entry["seed_ensemble_honest"] = _ensemble(results, data.labels, data.datasets, data.label_names)
         (report["models"] if name in MODELS else report["ablations"])[name] = entry
@@ -216,9 +222,16 @@ def _markdown(report: dict) -> str:
              "| model | protocol | UF1 (mean ± sd over seeds) | UAR (mean) | UF1 per seed | UAR per seed |",
              "|---|---|---|---|---|---|"]
     for name, e in report["models"].items():
-        members = e["config"]["members"]
-        label = f"{name}, {members}-member ensemble (shipped)" if members > 1 else f"{name} (this run)"
+        c = e["config"]
+        members, partner = c["members"], c.get("partner", "")
+        if members > 1 or partner:
+            label = (f"{name}, {members}-member ensemble"
+                     + (f" + {partner} (weight {c['partner_weight']:g})" if partner else "") + " (shipped)")
+        else:
+            label = f"{name} (this run)"
         lines.append(row(label, "honest", e["honest"]))
+        if "members_only" in e:
+            lines.append(row(f"{name}, its {members} members alone (no {partner})", "honest", e["members_only"]))
         if "member0" in e:
             lines.append(row(f"{name}, one member (seeds {e['seeds']})", "honest", e["member0"]["honest"]))
         if "seed_ensemble_honest" in e and members == 1:

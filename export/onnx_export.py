@@ -105,9 +105,10 @@ def _modules(model, split: bool):
     if not split:
         return [(GraphSpec("whole", "", (INPUT_NAME,), ("logits",)), model)]
     if hasattr(model, "members"):  # training/models/ensemble.py: members, no encoders of its own
+        partner = f" with a {model.cfg.partner} partner" if getattr(model, "partner", None) is not None else ""
         raise UsageError(f"--split cuts one SOFP model into encoders and fusion; this checkpoint is a "
-                         f"{len(model.members)}-member ensemble (the shipped default). For a split (DLA) "
-                         f"deployment train one model: sofp-train all --data DATA --set members=1")
+                         f"{len(model.members)}-member ensemble{partner} (the shipped default). For a split (DLA) "
+                         f"deployment train one model: sofp-train all --data DATA --set members=1 --set partner=")
     for attr in ("region_encoders", "fuse"):
         if not hasattr(model, attr):
             raise UsageError(f"--split needs a SOFP model (global/region encoders + fuse); "

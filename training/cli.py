@@ -120,9 +120,12 @@ def cmd_loso(args: argparse.Namespace) -> int:
     res = run_loso(data, cfg, args.seed, out, chunk=args.chunk, device=resolve_device(args.device), progress=bars(),
                    workers=args.workers)
     h, o = res["honest"], res["oracle"]
-    what = f"{cfg.members}-member {cfg.model} ensemble" if cfg.members > 1 else cfg.model
+    what = (f"{cfg.members}-member {cfg.model} ensemble" + (f" + {cfg.partner}" if cfg.partner else "")
+            if cfg.ensemble else cfg.model)
+    partner = res.get("partner")
     oracle = (f"per-subject best epoch (optimistic) UF1 {o['uf1']:.4f} UAR {o['uar']:.4f}" if o
-              else "members: " + ", ".join(f"UF1 {m['honest_uf1']:.4f}" for m in res["members"]))
+              else "members: " + ", ".join(f"UF1 {m['honest_uf1']:.4f}" for m in res["members"])
+              + (f"; partner {partner['model']}: UF1 {partner['honest_uf1']:.4f}" if partner else ""))
     print(f"{what} LOSO seed {args.seed}: honest UF1 {h['uf1']:.4f} UAR {h['uar']:.4f} acc {h['accuracy']:.4f} "
           f"| {oracle} | {res['seconds']:.0f} s")
     for ds, m in h.get("per_dataset", {}).items():
@@ -146,11 +149,9 @@ def _fit_one(cfg: TrainConfig, data: FlowSet, train_idx: np.ndarray, seed: int, 
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     import numpy as np
 
-    from sofp.training.loso import member_seed
+    from sofp.training.loso import schedules
     from sofp.training.metrics import summarise
     from sofp.training.plots import plot_confusion
 
@@ -169,12 +170,13 @@ def cmd_split(args: argparse.Namespace) -> int:
     test = np.flatnonzero(np.isin(data.subjects, test_subj))
     train = np.flatnonzero(~np.isin(data.subjects, test_subj))
     t0 = time.perf_counter()
-    single, probs, losses = replace(cfg, members=1), [], []
-    for m in range(cfg.members):  # an ensemble: its members' mean probability, as in LOSO
-        res, _ = _fit_one(single, data, train, member_seed(args.seed, m), resolve_device(args.device), test)
+    probs, losses = [], []
+    for schedule, seed in schedules(cfg, args.seed):  # an ensemble: mixed as in LOSO
+        res, _ = _fit_one(schedule, data, train, seed, resolve_device(args.device), test)
         probs.append(res.probs[-1, 0])
         losses.append(res.train_loss)
-    pred = np.mean(probs, axis=0).argmax(-1)
+    mean = np.mean(probs[: cfg.members], axis=0)
+    pred = (mean if not cfg.partner else (1 - cfg.partner_weight) * mean + cfg.partner_weight * probs[-1]).argmax(-1)
     summary = summarise(data.labels[test], pred, data.label_names, data.datasets[test])
     out = Path(args.out or f"runs/split-{cfg.model}-seed{args.seed}")
     out.mkdir(parents=True, exist_ok=True)
@@ -210,13 +212,11 @@ def loso_scores(paths: list[Path]) -> dict:
 
 
 def cmd_all(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     import numpy as np
     import torch
 
     from sofp.training.checkpoint import save_checkpoint
-    from sofp.training.loso import member_seed
+    from sofp.training.loso import schedules
     from sofp.training.metrics import summarise
     from sofp.training.models import config_of
     from sofp.training.models.ensemble import Ensemble
@@ -226,17 +226,21 @@ def cmd_all(args: argparse.Namespace) -> int:
     data = load_data(args)
     scores = loso_scores([Path(s) for s in args.scores]) if args.scores else {}
     train = np.arange(len(data))
-    single, device = replace(cfg, members=1), resolve_device(args.device)
-    # ensemble members train one after another, with the LOSO's member seeds (members >= 1: --set checks it)
-    fits = [_fit_one(single, data, train, member_seed(args.seed, m), device) for m in range(cfg.members)]
-    members = [unstack(single, res, 0, len(data.label_names)) for res, _ in fits]
+    device = resolve_device(args.device)
+    # members (and partner) train one after another, with the LOSO's seeds (members >= 1: --set checks it)
+    plan = schedules(cfg, args.seed)
+    fits = [_fit_one(schedule, data, train, seed, device) for schedule, seed in plan]
+    trained = [unstack(schedule, res, 0, len(data.label_names)) for (schedule, _), (res, _) in zip(plan, fits,
+                                                                                                   strict=True)]
     losses = [float(res.train_loss[-1]) for res, _ in fits]
     images = fits[0][1]  # every member's input: all samples
-    model = members[0] if cfg.members == 1 else Ensemble.of(members, cfg.model)
+    members = trained[: cfg.members]
+    partner = (cfg.partner, trained[-1], cfg.partner_weight) if cfg.partner else None
+    model = Ensemble.of(members, cfg.model, partner) if cfg.ensemble else members[0]
     with torch.no_grad():
         fit = summarise(data.labels, model(images).argmax(-1).numpy(), data.label_names)
     meta = {
-        "model_name": cfg.model if cfg.members == 1 else "ensemble",
+        "model_name": "ensemble" if cfg.ensemble else cfg.model,
         "model_config": config_of(model).to_dict(),
         "labels": list(data.label_names),
         "train": {"config": cfg.to_dict(), "seed": args.seed, "data": str(args.data), "samples": len(data),

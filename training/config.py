@@ -3,7 +3,9 @@ loads (``sofp.training.settings``); the trainer (``trainer.py``) runs it."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+
+PARTNERS = ("", "sofp", "ststnet")  # TrainConfig.partner: none, or a second architecture
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,23 @@ class TrainConfig:
     ema_decay: float = 0.98
     tta_mirror: bool = True
     members: int = 3  # > 1: an ensemble of independently trained models (seeds seed + 1000 m), one shipped graph
+    partner: str = "ststnet"  # a second architecture trained beside the members (seed + 1000 members), same graph
+    partner_config: dict = field(default_factory=lambda: {"use_strain": False})  # the partner's model config
+    partner_weight: float = 0.4  # with a partner: probability = (1 - w) x the members' mean + w x the partner's
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def ensemble(self) -> bool:
+        """Whether this schedule trains more than one model (members > 1 or a partner)."""
+        return self.members > 1 or bool(self.partner)
+
+    def solo(self) -> TrainConfig:
+        """One member's schedule: ``model`` alone, no other member, no partner."""
+        return replace(self, members=1, partner="", partner_config={})
+
+    def partner_schedule(self) -> TrainConfig:
+        """The partner's schedule: the same training settings for the partner architecture alone."""
+        return replace(self, model=self.partner, model_config=dict(self.partner_config), members=1, partner="",
+                       partner_config={})

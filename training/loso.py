@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -119,12 +119,25 @@ def member_seed(seed: int, member: int) -> int:
     return seed + MEMBER_SEED_STRIDE * member
 
 
+def schedules(cfg: TrainConfig, seed: int) -> list[tuple[TrainConfig, int]]:
+    """Every model a schedule trains, with its seed: the members, then the partner (if any, the next seed)."""
+    plan = [(cfg.solo(), member_seed(seed, m)) for m in range(cfg.members)]
+    if cfg.partner:
+        plan.append((cfg.partner_schedule(), member_seed(seed, cfg.members)))
+    return plan
+
+
+# fields whose default is not what the code did before they existed
+BEFORE_FIELD = {"partner": "", "partner_config": {}}
+
+
 def _with_new_defaults(stored: dict) -> dict:
-    """A stored run's settings with training fields added since then at their defaults: a new field's
-    default is always what the code did before it existed, so the older run is that configuration."""
+    """A stored run's settings with training fields added since then at what the code did before they existed:
+    their default, or ``BEFORE_FIELD``'s value (a field whose default changed the shipped configuration)."""
     train = stored.get("train")
     if isinstance(train, dict):
-        stored = {**stored, "train": {**{k: v for k, v in TrainConfig().to_dict().items() if k not in train}, **train}}
+        before = {**TrainConfig().to_dict(), **BEFORE_FIELD}
+        stored = {**stored, "train": {**{k: v for k, v in before.items() if k not in train}, **train}}
     return stored
 
 
@@ -146,7 +159,7 @@ def run_loso(
     process with two threads); results do not depend on ``workers``. Returns the result dict.
     """
     out = Path(out_dir)
-    if cfg.members > 1:
+    if cfg.ensemble:
         return _run_ensemble(data, cfg, seed, out, chunk, device, progress, workers)
     out.mkdir(parents=True, exist_ok=True)
     settings = {"train": cfg.to_dict(), "seed": seed, "chunk": chunk, "data": _fingerprint(data)}
@@ -192,34 +205,47 @@ def run_loso(
 def _run_ensemble(data: FlowSet, cfg: TrainConfig, seed: int, out: Path, chunk: int, device: str, progress: bool,
                   workers: int) -> dict:
     """LOSO of an ensemble: each member is an ordinary (resumable) LOSO run in ``out/member<m>`` with its
-    own seed; the ensemble's prediction for a held-out sample is the mean of the members' probabilities.
+    own seed, the partner (if any) one in ``out/partner`` with the next member seed; the ensemble's
+    probability for a held-out sample is the members' mean, mixed with the partner's by ``partner_weight``.
 
     No per-subject oracle is computed for an ensemble (only each member's argmax per epoch is stored).
     """
-    single = replace(cfg, members=1)
-    members = [run_loso(data, single, member_seed(seed, m), out / f"member{m}", chunk, device, progress, workers)
-               for m in range(cfg.members)]
+    runs = [run_loso(data, schedule, s, out / (f"member{m}" if m < cfg.members else "partner"), chunk, device,
+                     progress, workers) for m, (schedule, s) in enumerate(schedules(cfg, seed))]
+    members, partner = runs[: cfg.members], (runs[-1] if cfg.partner else None)
+
+    def mixed(name: str | None = None) -> np.ndarray:
+        def probs_of(r: dict) -> np.ndarray:
+            return np.asarray(r["predictions"]["probs"] if name is None else r["perturbed_probs"][name])
+        p = np.mean([probs_of(r) for r in members], axis=0)
+        return p if partner is None else (1.0 - cfg.partner_weight) * p + cfg.partner_weight * probs_of(partner)
+
     index = np.asarray(members[0]["predictions"]["index"])
-    probs = np.mean([np.asarray(r["predictions"]["probs"]) for r in members], axis=0)
+    if partner is not None and not np.array_equal(index, partner["predictions"]["index"]):
+        raise RuntimeError(f"{out}: the partner's held-out samples are not in the members' order")
+    probs = mixed()
     pred = probs.argmax(-1)
+    what = f"{cfg.members}-member {cfg.model}" + (f" + {cfg.partner}" if partner is not None else "")
     result = {
         "model": cfg.model, "seed": seed, "config": cfg.to_dict(),
         "honest": summarise(data.labels[index], pred, data.label_names, data.datasets[index]),
         "oracle": None,
         "members": [{"seed": r["seed"], "honest_uf1": r["honest"]["uf1"], "honest_uar": r["honest"]["uar"]}
                     for r in members],
+        "partner": (None if partner is None else
+                    {"model": cfg.partner, "seed": partner["seed"], "weight": cfg.partner_weight,
+                     "honest_uf1": partner["honest"]["uf1"], "honest_uar": partner["honest"]["uar"]}),
         "curves": {k: np.mean([r["curves"][k] for r in members], axis=0).tolist() for k in members[0]["curves"]},
-        "seconds": float(sum(r["seconds"] for r in members)),
-        "wall_seconds": float(sum(r["wall_seconds"] for r in members)),
+        "seconds": float(sum(r["seconds"] for r in runs)),
+        "wall_seconds": float(sum(r["wall_seconds"] for r in runs)),
         "predictions": prediction_table(data, index, probs),
-        "perturbed_probs": {name: np.mean([r["perturbed_probs"][name] for r in members], axis=0).round(4).tolist()
-                            for name in members[0]["perturbed_probs"]},
+        "perturbed_probs": {name: mixed(name).round(4).tolist() for name in members[0]["perturbed_probs"]},
     }
     result["label_kept"] = label_kept(result)
     (out / "result.json").write_text(json.dumps(result, indent=1))
     plot_confusion(result["honest"]["confusion"], data.label_names,
-                   f"{cfg.members}-member {cfg.model} LOSO seed {seed}: UF1 {result['honest']['uf1']:.3f} "
-                   f"UAR {result['honest']['uar']:.3f}", out / "confusion.png")
+                   f"{what} LOSO seed {seed}: UF1 {result['honest']['uf1']:.3f} UAR {result['honest']['uar']:.3f}",
+                   out / "confusion.png")
     return result
 
 

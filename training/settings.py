@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sofp.runtime.errors import UsageError
+from sofp.training.config import PARTNERS
 
 TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 NOT_SETTABLE = {"model", "model_config", "num_classes"}  # chosen by --model / the data's labels
@@ -49,11 +50,12 @@ RANGES: dict[str, Range] = {
     "epochs": AT_LEAST_1, "batch_size": AT_LEAST_1, "lr": POSITIVE, "weight_decay": AT_LEAST_0,
     "warmup_epochs": AT_LEAST_0, "focal_gamma": AT_LEAST_0, "sym_weight": AT_LEAST_0, "shift_px": AT_LEAST_0,
     "mixup_alpha": AT_LEAST_0, "ema_decay": FRACTION, "members": AT_LEAST_1, "flow_noise": AT_LEAST_0,
-    "scale_jitter": FRACTION, "erase_px": Range(0, 28),
+    "scale_jitter": FRACTION, "erase_px": Range(0, 28), "partner_weight": FRACTION,
     # model configs (a tuple's range applies to each element)
     "dim": AT_LEAST_1, "stem": AT_LEAST_1, "heads": AT_LEAST_1, "sa_layers": AT_LEAST_0, "mlp_ratio": AT_LEAST_1,
     "head_hidden": AT_LEAST_1, "dropout": FRACTION, "branches": AT_LEAST_1,
 }
+CHOICES: dict[str, tuple[str, ...]] = {"partner": PARTNERS}  # text fields with a fixed set of values
 
 
 def _example(tp: Any) -> str:
@@ -96,6 +98,9 @@ def parse_value(key: str, text: str, tp: Any) -> Any:
             if not math.isfinite(value):
                 raise ValueError
         elif tp is str:
+            if field in CHOICES and text not in CHOICES[field]:
+                raise UsageError(f"--set {key}={text}: {field} must be one of "
+                                 + ", ".join(repr(c) for c in CHOICES[field]))
             return text
         else:
             raise UsageError(f"--set {key}: {field} cannot be set from the command line")

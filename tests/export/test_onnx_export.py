@@ -130,14 +130,22 @@ def test_ststnet_exports_whole_but_not_split(tmp_path):
         export_onnx(ckpt, tmp_path / "out2", split=True)
 
 
-def test_an_ensemble_exports_whole_and_says_how_to_get_a_split(tmp_path):
+@pytest.mark.parametrize("partner", [{}, {"partner": "ststnet", "partner_config": {"use_strain": False},
+                                         "partner_weight": 0.4}])
+def test_an_ensemble_exports_whole_and_says_how_to_get_a_split(tmp_path, partner):
     from sofp.training.checkpoint import save_checkpoint
     from sofp.training.models import build_model
 
-    ens = build_model("ensemble", members=2)
+    ens = build_model("ensemble", members=2, **partner).eval()
     ckpt = save_checkpoint(tmp_path / "ens.pt", ens, {"model_name": "ensemble", "model_config": ens.cfg.to_dict(),
                                                       "labels": ["a", "b", "c"]})
+    assert (load_checkpoint(ckpt).model.partner is None) == (not partner)
     path = export_onnx(ckpt, tmp_path / "out")[0]
     assert read_sidecar(path)["model"]["name"] == "ensemble"
-    with pytest.raises(UsageError, match=r"2-member ensemble .* --set members=1"):
+    x = np.random.default_rng(0).random((5, 3, 28, 28), dtype=np.float32)
+    with torch.no_grad():
+        expected = ens(torch.from_numpy(x)).numpy()
+    got = run_ort(ort_session(path), {"input": x})["logits"]
+    assert np.allclose(got, expected, atol=1e-5)
+    with pytest.raises(UsageError, match=r"2-member ensemble.* --set members=1"):
         export_onnx(ckpt, tmp_path / "out2", split=True)

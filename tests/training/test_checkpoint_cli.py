@@ -73,6 +73,7 @@ def test_cli_all_writes_a_loadable_checkpoint(tmp_path, capsys):
     assert main(["all", "--data", "synthetic", "--epochs", "2", "--out", str(out), "--device", "cpu"]) == 0
     ck = load_checkpoint(out)
     assert ck.meta["train"]["samples"] == 108 and ck.meta["labels"] == META["labels"]
+    assert ck.meta["model_config"]["partner"] == "ststnet" and len(ck.model.members) == 3  # the shipped layout
 
 
 def test_cli_split_and_loso(tmp_path, capsys):

@@ -76,11 +76,31 @@ def test_ensemble_logits_are_the_log_of_the_members_mean_probability():
     assert torch.equal(rebuilt(x), ens(x))
 
 
+def test_a_partner_weighs_its_share_against_the_members_mean():
+    torch.manual_seed(0)
+    members = [build_model("sofp").eval() for _ in range(2)]
+    partner = build_model("ststnet", use_strain=False).eval()
+    ens = Ensemble.of(members, "sofp", ("ststnet", partner, 0.4))
+    x = torch.rand(5, 3, 28, 28)
+    mean = torch.stack([m(x).softmax(-1) for m in members]).mean(0)
+    assert torch.allclose(ens(x).softmax(-1), 0.6 * mean + 0.4 * partner(x).softmax(-1), atol=1e-6)
+    rebuilt = build_model("ensemble", **ens.cfg.to_dict()).eval()
+    rebuilt.load_state_dict(ens.state_dict())
+    assert torch.equal(rebuilt(x), ens(x))
+    x2 = x.clone()
+    x2[:, 2] = torch.rand(5, 28, 28)  # another strain map: neither the members nor this partner read it
+    assert torch.allclose(ens(x2), ens(x))
+
+
 def test_ensemble_config_is_checked():
     with pytest.raises(ValueError, match="at least one member"):
         EnsembleConfig(members=0)
     with pytest.raises(ValueError, match="cannot be ensembles"):
         EnsembleConfig(member="ensemble")
+    with pytest.raises(ValueError, match="partner_weight"):
+        EnsembleConfig(partner="ststnet")  # a partner with no weight
+    with pytest.raises(ValueError, match="partner_weight"):
+        EnsembleConfig(partner_weight=0.3)  # a weight with no partner
 
 
 def test_member_zero_is_the_single_model_and_member_seeds_never_collide():

@@ -168,7 +168,7 @@ def test_merge_relabel_and_train(prepared, tmp_path):
     assert sorted(set(data.subjects.tolist())) == ["casme2/sub01", "casme2/sub02", "samm/006", "samm/007",
                                                    "smic/s01", "smic/s02"]
     assert np.bincount(data.labels).tolist() == [3, 3, 3]
-    res = run_loso(data, TrainConfig(epochs=2, batch_size=8, members=1), 0, tmp_path / "loso", chunk=6, progress=False)
+    res = run_loso(data, TrainConfig(epochs=2, batch_size=8).solo(), 0, tmp_path / "loso", chunk=6, progress=False)
     assert sorted(res["predictions"]["index"]) == list(range(9))  # every sample predicted once, by its own fold
     assert len(res["curves"]["train_loss"]) == 2 and set(res["honest"]["per_dataset"]) == {"smic", "casme2", "samm"}
 

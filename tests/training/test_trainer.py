@@ -12,7 +12,7 @@ from sofp.training.loso import loso_folds, run_loso
 from sofp.training.metrics import summarise
 from sofp.training.trainer import TrainConfig, train_groups, unstack
 
-FAST = TrainConfig(epochs=12, batch_size=16, members=1)
+FAST = TrainConfig(epochs=12, batch_size=16, members=1, partner="")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_sofp_learns_synthetic_flows(synth):
 
 def test_groups_are_independent_and_seed_repeats(synth):
     images = torch.from_numpy(features_to_input(synth.images))
-    cfg = TrainConfig(epochs=1, batch_size=16, members=1)
+    cfg = TrainConfig(epochs=1, batch_size=16).solo()
     evals = [np.arange(5), np.arange(5)]
     pools = [np.arange(0, 40), np.arange(40, 100)]  # unequal pools: group 1 sets the number of steps
     a = train_groups(cfg, images, synth.labels, pools, evals, seed=3, n_classes=3)
@@ -72,12 +72,12 @@ def test_no_fold_trains_on_its_held_out_subject(synth, tmp_path, monkeypatch):
         return real(cfg, images, labels, pools, evals, *a, **k)
 
     monkeypatch.setattr(loso_mod, "train_groups", spy)
-    run_loso(synth, TrainConfig(epochs=1, batch_size=16, members=1), 0, tmp_path, chunk=4, progress=False)
+    run_loso(synth, TrainConfig(epochs=1, batch_size=16).solo(), 0, tmp_path, chunk=4, progress=False)
     assert sorted(seen) == sorted(f.subject for f in folds)
 
 
 def test_loso_resumes_after_a_kill(synth, tmp_path, monkeypatch):
-    cfg = TrainConfig(epochs=1, batch_size=16, members=1)
+    cfg = TrainConfig(epochs=1, batch_size=16).solo()
     real = loso_mod.train_groups
     calls = []
 
@@ -100,11 +100,11 @@ def test_loso_resumes_after_a_kill(synth, tmp_path, monkeypatch):
 
 
 def test_resume_refuses_other_settings(synth, tmp_path):
-    run_loso(synth, TrainConfig(epochs=1, batch_size=16, members=1), 0, tmp_path, chunk=10, progress=False)
+    run_loso(synth, TrainConfig(epochs=1, batch_size=16).solo(), 0, tmp_path, chunk=10, progress=False)
     from sofp.runtime.errors import UsageError
 
     with pytest.raises(UsageError, match="other settings"):
-        run_loso(synth, TrainConfig(epochs=2, batch_size=16, members=1), 0, tmp_path, chunk=10, progress=False)
+        run_loso(synth, TrainConfig(epochs=2, batch_size=16).solo(), 0, tmp_path, chunk=10, progress=False)
 
 
 def test_a_run_from_before_a_new_field_resumes_and_a_changed_default_does_not(synth, tmp_path):
@@ -112,7 +112,7 @@ def test_a_run_from_before_a_new_field_resumes_and_a_changed_default_does_not(sy
 
     from sofp.runtime.errors import UsageError
 
-    cfg = TrainConfig(epochs=1, batch_size=16, members=1)
+    cfg = TrainConfig(epochs=1, batch_size=16).solo()
     first = run_loso(synth, cfg, 0, tmp_path, chunk=10, progress=False)
     stored = json.loads((tmp_path / "config.json").read_text())
     del stored["train"]["scale_jitter"]  # as written by the code before the field existed
@@ -124,7 +124,7 @@ def test_a_run_from_before_a_new_field_resumes_and_a_changed_default_does_not(sy
 
 
 def test_parallel_chunks_give_the_same_result(synth, tmp_path):
-    cfg = TrainConfig(epochs=1, batch_size=16, members=1)
+    cfg = TrainConfig(epochs=1, batch_size=16).solo()
     one = run_loso(synth, cfg, 0, tmp_path / "one", chunk=5, progress=False, workers=1)
     two = run_loso(synth, cfg, 0, tmp_path / "two", chunk=5, progress=False, workers=2)
     assert two["workers"] == 2
@@ -132,9 +132,9 @@ def test_parallel_chunks_give_the_same_result(synth, tmp_path):
 
 
 def test_ensemble_loso_is_the_mean_of_its_members_single_runs(synth, tmp_path):
-    cfg = TrainConfig(epochs=1, batch_size=16, members=2)
+    cfg = TrainConfig(epochs=1, batch_size=16, members=2, partner="")
     ens = run_loso(synth, cfg, 3, tmp_path / "ens", chunk=6, progress=False)
-    single = TrainConfig(epochs=1, batch_size=16, members=1)
+    single = TrainConfig(epochs=1, batch_size=16).solo()
     m0 = run_loso(synth, single, 3, tmp_path / "m0", chunk=6, progress=False)  # member 0 = the single model
     m1 = json.loads((tmp_path / "ens" / "member1" / "result.json").read_text())
     assert m1["seed"] == 1003
@@ -145,8 +145,35 @@ def test_ensemble_loso_is_the_mean_of_its_members_single_runs(synth, tmp_path):
     assert ens["oracle"] is None and set(ens["label_kept"]) == set(m0["label_kept"])
 
 
+def test_a_partner_is_mixed_in_with_its_weight_and_its_own_seed(synth, tmp_path):
+    cfg = TrainConfig(epochs=1, batch_size=16, members=2)  # the default partner: strain-blind STSTNet, weight 0.4
+    ens = run_loso(synth, cfg, 3, tmp_path / "ens", chunk=6, progress=False)
+    runs = [json.loads((tmp_path / "ens" / d / "result.json").read_text()) for d in ("member0", "member1", "partner")]
+    assert [r["seed"] for r in runs] == [3, 1003, 2003] and runs[2]["model"] == "ststnet"
+    assert runs[2]["config"]["model_config"] == {"use_strain": False} and runs[2]["config"]["partner"] == ""
+    probs = [np.asarray(r["predictions"]["probs"]) for r in runs]
+    w = cfg.partner_weight
+    assert np.allclose(ens["predictions"]["probs"], (1 - w) * (probs[0] + probs[1]) / 2 + w * probs[2], atol=1e-5)
+    assert ens["partner"]["model"] == "ststnet" and ens["partner"]["weight"] == w
+    for name, perturbed in ens["perturbed_probs"].items():  # the perturbed probabilities are mixed alike
+        mixed = (1 - w) * np.mean([r["perturbed_probs"][name] for r in runs[:2]], axis=0) + w * np.asarray(
+            runs[2]["perturbed_probs"][name])
+        assert np.allclose(perturbed, mixed, atol=2e-4)
+
+
+def test_runs_stored_before_the_partner_existed_still_resume(synth, tmp_path):
+    single = TrainConfig(epochs=1, batch_size=16).solo()
+    run_loso(synth, single, 0, tmp_path, chunk=6, progress=False)
+    stored = json.loads((tmp_path / "config.json").read_text())
+    for key in ("partner", "partner_config", "partner_weight"):
+        del stored["train"][key]  # as written by the code before the partner existed
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    run_loso(synth, single, 0, tmp_path, chunk=6, progress=False)  # no "other settings" refusal
+    assert loso_mod._with_new_defaults(stored)["train"]["partner"] == ""  # not the new default: it had none
+
+
 def test_result_keeps_every_prediction_and_its_scores_recompute(synth, tmp_path):
-    res = run_loso(synth, TrainConfig(epochs=1, batch_size=16, members=1), 0, tmp_path, chunk=6, progress=False)
+    res = run_loso(synth, TrainConfig(epochs=1, batch_size=16).solo(), 0, tmp_path, chunk=6, progress=False)
     p = res["predictions"]
     assert len(p["index"]) == len(synth) and sorted(p["index"]) == list(range(len(synth)))
     assert p["subject"] == synth.subjects[p["index"]].tolist() and p["true"] == synth.labels[p["index"]].tolist()
@@ -159,7 +186,7 @@ def test_result_keeps_every_prediction_and_its_scores_recompute(synth, tmp_path)
 
 def test_dataset_balancing_needs_the_datasets_and_trains_with_them(synth):
     images = torch.from_numpy(features_to_input(synth.images))
-    cfg = TrainConfig(epochs=1, batch_size=16, members=1, balance_datasets=True, erase_px=6)
+    cfg = TrainConfig(epochs=1, batch_size=16, members=1, partner="", balance_datasets=True, erase_px=6)
     pools, evals = [np.arange(20, len(synth))], [np.arange(20)]
     with pytest.raises(ValueError, match="dataset"):
         train_groups(cfg, images, synth.labels, pools, evals, seed=0, n_classes=3)

@@ -63,6 +63,8 @@ class StstnetConfig:
     num_classes: int = 3
     branches: tuple[int, ...] = (3, 5, 8)
     dropout: float = 0.5
+    use_strain: bool = True  # False: the strain channel is zeroed at the input (flows disagree on it)
+    center: bool = False  # subtract each channel's image mean (re-centred on 0.5) before the branches
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,18 +72,25 @@ class StstnetConfig:
 
 @dataclass(frozen=True)
 class EnsembleConfig:
-    """``members`` copies of model ``member`` built with ``member_config``."""
+    """``members`` copies of model ``member`` built with ``member_config``, and optionally one ``partner``
+    model of another architecture whose probability weighs ``partner_weight`` against the members' mean."""
 
     num_classes: int = 3
     member: str = "sofp"
     members: int = 3
     member_config: dict[str, Any] = field(default_factory=dict)
+    partner: str = ""
+    partner_config: dict[str, Any] = field(default_factory=dict)
+    partner_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.members < 1:
             raise ValueError(f"an ensemble needs at least one member, got {self.members}")
-        if self.member == "ensemble":
+        if "ensemble" in (self.member, self.partner):
             raise ValueError("an ensemble's members cannot be ensembles")
+        if not 0.0 <= self.partner_weight < 1.0 or (self.partner_weight > 0) != bool(self.partner):
+            raise ValueError(f"partner_weight must be in (0, 1) with a partner and 0 without one, got "
+                             f"{self.partner_weight} with partner {self.partner!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,0 +1,76 @@
+"""Mixes of two stored tuning-split configurations: the members' seed-mean probability (a 3-member ensemble)
+and one partner model, at each mixing weight, on the tuning split (``benchmarks/tuning.py``'s subject
+groups) only. This is how the shipped partner and its weight were chosen (README, "How the defaults were
+chosen"); the LOSO figure of the chosen mix comes from ``benchmarks/accuracy.py``, which trains it anew.
+
+    python benchmarks/tuning_mix.py --data ../shared/data/composite --members full-rerun \\
+        --partners ststnet3 ststnet-nostrain ststnet-nostrain-center
+
+Each partner seed is mixed with the members' seed-mean probability; the row's UF1 is the mean over the
+partner's seeds (what one shipped ensemble with one partner scores). Appends one line per (partner,
+weight) to benchmarks/results/tuning_composite.jsonl and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from sofp.training.data.flowset import load_flowset
+from sofp.training.loso import tuning_groups
+from sofp.training.metrics import summarise
+
+WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def _line(lines: list[dict], name: str, order: list[int]) -> dict:
+    line = next((ln for ln in reversed(lines) if ln["name"] == name and "final_probs_per_seed" in ln), None)
+    if line is None:
+        raise SystemExit(f"error: no line named {name!r} with stored probabilities")
+    if line["heldout_index"] != order:
+        raise SystemExit(f"error: the line {name!r} was not made on this tuning split")
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True)
+    p.add_argument("--members", default="full-rerun", help="the jsonl line whose seeds are the ensemble's members")
+    p.add_argument("--partners", nargs="+", required=True, help="jsonl lines of partner candidates")
+    p.add_argument("--weights", type=float, nargs="+", default=list(WEIGHTS))
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/tuning_composite.jsonl"))
+    args = p.parse_args(argv)
+    data = load_flowset(args.data)
+    order = np.concatenate(tuning_groups(data.subjects))
+    y, samm = data.labels[order], data.datasets[order] == "samm"
+    lines = [json.loads(line) for line in args.out.read_text().splitlines()]
+    members = np.mean(_line(lines, args.members, order.tolist())["final_probs_per_seed"], axis=0)
+    command = "python benchmarks/tuning_mix.py " + " ".join(sys.argv[1:] if argv is None else argv)
+
+    def uf1(probs: np.ndarray, mask: np.ndarray | slice = slice(None)) -> float:
+        return summarise(y[mask], probs[mask].argmax(-1), data.label_names)["uf1"]
+
+    rows = []
+    for name in args.partners:
+        partner = np.asarray(_line(lines, name, order.tolist())["final_probs_per_seed"])
+        for w in [0.0, *args.weights, 1.0]:
+            mixes = [(1 - w) * members + w * seed_probs for seed_probs in partner]
+            per_seed = [uf1(m) for m in mixes]
+            rows.append({"name": f"{args.members}+{name}", "members": args.members, "partner": name, "weight": w,
+                         "uf1_final": float(np.mean(per_seed)), "uf1_per_partner_seed": per_seed,
+                         "samm_uf1": float(np.mean([uf1(m, samm) for m in mixes])), "command": command})
+    with args.out.open("a") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+            print(f"{row['name']} (w {row['weight']:g}): UF1 {row['uf1_final']:.3f} "
+                  f"(per partner seed {', '.join(f'{u:.3f}' for u in row['uf1_per_partner_seed'])}), "
+                  f"SAMM UF1 {row['samm_uf1']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
