@@ -69,14 +69,24 @@ def build_train_config(args: argparse.Namespace) -> TrainConfig:
     from sofp.training.settings import parse_settings
 
     model_config(args.model)  # an unknown model name: one line listing the known ones
-    train, model_cfg = parse_settings(args.set or [], TrainConfig, CONFIGS[args.model])
+    items = args.set or []
+    partner, _ = parse_settings([i for i in items if i.strip().startswith("partner=")], TrainConfig, CONFIGS["sofp"])
+    name = partner.get("partner", TrainConfig.partner)
+    train, model_cfg = parse_settings(items, TrainConfig, CONFIGS[args.model], CONFIGS[name] if name else None)
     if args.epochs is not None:
         train["epochs"] = args.epochs
-    try:
-        model_config(args.model, num_classes=3, **model_cfg)
-    except ValueError as exc:
-        settings = ", ".join(f"{k}={v}" for k, v in model_cfg.items())
-        raise UsageError(f"--set: {args.model} cannot be built with {settings}: {exc}") from None
+    fields = train.pop("partner_fields", {})
+    if fields or "partner" in train:  # partner.<field> on top of the default partner's config, if it is the same
+        same = name == TrainConfig.partner
+        train["partner_config"] = {**(TrainConfig().partner_config if same else {}), **fields}
+    for what, built, cfg in ((args.model, args.model, model_cfg), ("the partner", name, train.get("partner_config"))):
+        if not built or cfg is None:
+            continue
+        try:
+            model_config(built, num_classes=3, **cfg)
+        except ValueError as exc:
+            settings = ", ".join(f"{k}={v}" for k, v in cfg.items())
+            raise UsageError(f"--set: {what} cannot be built with {settings}: {exc}") from None
     return TrainConfig(model=args.model, model_config=model_cfg, **train)
 
 

@@ -32,7 +32,8 @@ class TrainConfig:
     tta_mirror: bool = True
     members: int = 3  # > 1: an ensemble of independently trained models (seeds seed + 1000 m), one shipped graph
     partner: str = "ststnet"  # a second architecture trained beside the members (seed + 1000 members), same graph
-    partner_config: dict = field(default_factory=lambda: {"use_strain": False})  # the partner's model config
+    # the partner's model config: strain ignored, channels centred and smoothed (robust to the flow)
+    partner_config: dict = field(default_factory=lambda: {"use_strain": False, "center": True, "blur": 0.7})
     partner_weight: float = 0.4  # with a partner: probability = (1 - w) x the members' mean + w x the partner's
 
     def to_dict(self) -> dict:

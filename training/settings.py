@@ -3,7 +3,8 @@
 Each value is parsed as its field's declared type (bool, int, float, str, ``tuple[int, ...]``,
 ``X | None``) and checked against the field's range where one exists; every failure is one
 :class:`UsageError` line (exit 2), raised before any data is loaded. ``model.<field>`` addresses
-the chosen model's config (``SofpConfig``, ``StstnetConfig``), anything else ``TrainConfig``.
+the chosen model's config (``SofpConfig``, ``StstnetConfig``), ``partner.<field>`` the ensemble
+partner's, anything else ``TrainConfig``.
 """
 
 from __future__ import annotations
@@ -118,9 +119,13 @@ def field_types(cls: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name not in NOT_SETTABLE}
 
 
-def parse_settings(items: list[str], train_cls: type, model_cls: type) -> tuple[dict, dict]:
-    """(TrainConfig overrides, model config overrides) from ``--set`` items, typed and range-checked."""
+def parse_settings(items: list[str], train_cls: type, model_cls: type,
+                   partner_cls: type | None = None) -> tuple[dict, dict]:
+    """(TrainConfig overrides, model config overrides) from ``--set`` items, typed and range-checked.
+    ``partner.<field>`` items (checked against ``partner_cls``, the partner's config class) are returned
+    in the TrainConfig overrides as ``partner_fields``, for the caller to merge into ``partner_config``."""
     train_types, model_types = field_types(train_cls), field_types(model_cls)
+    partner_types = field_types(partner_cls) if partner_cls is not None else {}
     train: dict[str, Any] = {}
     model: dict[str, Any] = {}
     for item in items:
@@ -128,7 +133,7 @@ def parse_settings(items: list[str], train_cls: type, model_cls: type) -> tuple[
         key = key.strip()
         if not sep or not key:
             raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
-        name = key[len("model."):] if key.startswith("model.") else key
+        name = key.partition(".")[2] if key.startswith(("model.", "partner.")) else key
         if name in NOT_SETTABLE:
             raise UsageError(f"--set {key}: not a setting (the model is chosen with --model, its classes by the data)")
         if key.startswith("model."):
@@ -136,6 +141,13 @@ def parse_settings(items: list[str], train_cls: type, model_cls: type) -> tuple[
                 raise UsageError(f"--set {key}: the model has no setting {name!r}; settings: "
                                  f"{', '.join(sorted(model_types))}")
             model[name] = parse_value(key, text, model_types[name])
+        elif key.startswith("partner."):
+            if partner_cls is None:
+                raise UsageError(f"--set {key}: there is no partner (set partner=ststnet or partner=sofp first)")
+            if name not in partner_types:
+                raise UsageError(f"--set {key}: the partner has no setting {name!r}; settings: "
+                                 f"{', '.join(sorted(partner_types))}")
+            train.setdefault("partner_fields", {})[name] = parse_value(key, text, partner_types[name])
         elif key in train_types:
             train[key] = parse_value(key, text, train_types[key])
         else:

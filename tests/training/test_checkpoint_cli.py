@@ -89,8 +89,26 @@ def test_cli_split_and_loso(tmp_path, capsys):
     (["loso", "--data", "synthetic", "--set", "model.width=3"], "has no setting 'width'"),
     (["loso", "--data", "synthetic", "--model", "vit"], "unknown model 'vit'"),
     (["loso", "--data", "/nonexistent/folder"], "no such folder"),
+    (["loso", "--data", "synthetic", "--set", "partner.width=3"], "the partner has no setting 'width'"),
+    (["loso", "--data", "synthetic", "--set", "partner=", "--set", "partner.center=true"], "there is no partner"),
+    (["loso", "--data", "synthetic", "--set", "partner.center=false"], "the partner cannot be built"),
+    (["loso", "--data", "synthetic", "--set", "partner=vit"], "partner must be one of"),
 ])
 def test_cli_bad_usage_exits_2_with_one_line(argv, match, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and match in err
+
+
+def test_partner_settings_go_on_top_of_the_default_partners_config():
+    from sofp.training.cli import build_train_config, parse_args
+    from sofp.training.config import TrainConfig
+
+    def cfg(*sets: str) -> TrainConfig:
+        return build_train_config(parse_args(["loso", "--data", "synthetic", *[a for s in sets for a in ("--set", s)]]))
+
+    assert cfg() == TrainConfig()
+    assert cfg("partner.blur=1.2").partner_config == {**TrainConfig().partner_config, "blur": 1.2}
+    assert cfg("partner=sofp", "partner.dim=16").partner_config == {"dim": 16}  # another partner: its own defaults
+    assert (cfg("partner=").partner, cfg("partner=").partner_config) == ("", {})
+    assert not cfg("partner=", "members=1").ensemble

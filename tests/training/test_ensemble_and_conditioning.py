@@ -9,6 +9,7 @@ from sofp.training.data.perturb import PERTURBATIONS
 from sofp.training.loso import member_seed, tuning_groups
 from sofp.training.losses import cell_weights, focal_loss
 from sofp.training.models import build_model
+from sofp.training.models.configs import StstnetConfig
 from sofp.training.models.ensemble import Ensemble, EnsembleConfig
 
 
@@ -238,3 +239,16 @@ def test_median_centring_puts_each_channels_median_at_half_and_keeps_the_mirror_
     assert torch.allclose(cond(mirror(x)), mirror(cond(x)), atol=1e-6)
     with pytest.raises(ValueError, match="center_stat"):
         build_model("sofp", center_stat="mode")
+
+
+def test_ststnet_switches_ignore_strain_and_a_per_image_offset_and_keep_the_mirror_identity():
+    torch.manual_seed(0)
+    model = build_model("ststnet", use_strain=False, center=True, blur=0.7).eval()
+    x = torch.rand(4, 3, 28, 28)
+    other = x.clone()
+    other[:, 2] = torch.rand(4, 28, 28)
+    other[:, :2] += 0.1  # a per-image offset of u and v: centring removes it
+    assert torch.allclose(model(other), model(x), atol=1e-5)
+    assert torch.allclose(model.condition(mirror(x)), mirror(model.condition(x)), atol=1e-6)
+    with pytest.raises(ValueError, match="blur needs center"):
+        StstnetConfig(blur=0.7)

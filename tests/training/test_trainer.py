@@ -146,11 +146,11 @@ def test_ensemble_loso_is_the_mean_of_its_members_single_runs(synth, tmp_path):
 
 
 def test_a_partner_is_mixed_in_with_its_weight_and_its_own_seed(synth, tmp_path):
-    cfg = TrainConfig(epochs=1, batch_size=16, members=2)  # the default partner: strain-blind STSTNet, weight 0.4
+    cfg = TrainConfig(epochs=1, batch_size=16, members=2)  # the default partner (STSTNet), weight 0.4
     ens = run_loso(synth, cfg, 3, tmp_path / "ens", chunk=6, progress=False)
     runs = [json.loads((tmp_path / "ens" / d / "result.json").read_text()) for d in ("member0", "member1", "partner")]
     assert [r["seed"] for r in runs] == [3, 1003, 2003] and runs[2]["model"] == "ststnet"
-    assert runs[2]["config"]["model_config"] == {"use_strain": False} and runs[2]["config"]["partner"] == ""
+    assert runs[2]["config"]["model_config"] == cfg.partner_config and runs[2]["config"]["partner"] == ""
     probs = [np.asarray(r["predictions"]["probs"]) for r in runs]
     w = cfg.partner_weight
     assert np.allclose(ens["predictions"]["probs"], (1 - w) * (probs[0] + probs[1]) / 2 + w * probs[2], atol=1e-5)

@@ -65,6 +65,11 @@ class StstnetConfig:
     dropout: float = 0.5
     use_strain: bool = True  # False: the strain channel is zeroed at the input (flows disagree on it)
     center: bool = False  # subtract each channel's image mean (re-centred on 0.5) before the branches
+    blur: float = 0.0  # with center: Gaussian sigma (pixels) smoothing each centred channel
+
+    def __post_init__(self) -> None:
+        if self.blur and not self.center:
+            raise ValueError("blur needs center=True (the blur acts on the centred channels)")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -112,6 +112,15 @@ class PooledEncoder(nn.Module):
         return self.norm(h.flatten(2).transpose(1, 2))
 
 
+def gaussian_kernel(sigma: float, channels: int = 3) -> torch.Tensor:
+    """A normalised 2-D Gaussian of ``sigma`` pixels (radius 2.5 sigma) per channel, for a grouped conv2d:
+    (channels, 1, k, k)."""
+    radius = max(1, math.ceil(2.5 * sigma))
+    g = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=torch.float32) / sigma) ** 2)
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).expand(channels, 1, -1, -1).contiguous()
+
+
 class InputConditioning(nn.Module):
     """Zero the strain channel (``use_strain=False``), re-centre each channel on 0.5 (``center``), smooth
     it with a Gaussian (``blur``) and give it a fixed spread (``scale``); every encoder applies it to the
@@ -127,11 +136,7 @@ class InputConditioning(nn.Module):
         self.register_buffer("channel_mask", torch.tensor([1.0, 1.0, float(cfg.use_strain)]).view(1, 3, 1, 1),
                              persistent=False)
         if cfg.blur:
-            radius = max(1, math.ceil(2.5 * cfg.blur))
-            g = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=torch.float32) / cfg.blur) ** 2)
-            g = g / g.sum()
-            self.register_buffer("kernel", (g[:, None] * g[None, :]).expand(3, 1, -1, -1).contiguous(),
-                                 persistent=False)
+            self.register_buffer("kernel", gaussian_kernel(cfg.blur), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.cfg.use_strain:

@@ -2,30 +2,37 @@
 
 Input (N, 3, 28, 28) float32 in [0, 1] -> logits (N, classes). As in the public release: 3 x 3 convs
 with padding, ReLU, batch normalisation, 3 x 3 max pooling with stride 3, dropout, concatenation,
-2 x 2 average pooling, a linear classifier. Two input switches that are not in the release, off by default
-(``StstnetConfig``): ``use_strain=False`` zeroes the strain channel and ``center`` re-centres each channel on
-its image mean, as SOFP's input conditioning does. Batch normalisation statistics are computed within one
+2 x 2 average pooling, a linear classifier. Batch normalisation statistics are computed within one
 fold's batch only (each fold is its own model under vmap), so no fold sees another's samples.
+
+Three input switches that are not in the release, off by default (``StstnetConfig``), as in SOFP's input
+conditioning: ``use_strain=False`` zeroes the strain channel, ``center`` re-centres each channel on its image
+mean, and ``blur`` smooths the centred channels with a Gaussian. The shipped ensemble's partner uses all three.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sofp.training.models.configs import StstnetConfig
+from sofp.training.models.sofp import gaussian_kernel
 
 
 class STSTNet(nn.Module):
     """The STSTNet baseline; ``forward(x, with_sym=...)`` matches SOFP's signature (L_sym = 0)."""
 
-    channel_mask: torch.Tensor  # a buffer, declared for the type checker
+    channel_mask: torch.Tensor  # buffers, declared for the type checker
+    kernel: torch.Tensor
 
     def __init__(self, cfg: StstnetConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.register_buffer("channel_mask", torch.tensor([1.0, 1.0, float(cfg.use_strain)]).view(1, 3, 1, 1),
                              persistent=False)
+        if cfg.blur:
+            self.register_buffer("kernel", gaussian_kernel(cfg.blur), persistent=False)
         self.branches = nn.ModuleList(
             nn.Sequential(
                 nn.Conv2d(3, c, 3, padding=2),
@@ -39,11 +46,19 @@ class STSTNet(nn.Module):
         self.pool = nn.AvgPool2d(2, stride=2)
         self.fc = nn.Linear(sum(cfg.branches) * 5 * 5, cfg.num_classes)
 
-    def forward(self, x: torch.Tensor, with_sym: bool = False):
+    def condition(self, x: torch.Tensor) -> torch.Tensor:
+        """The input as the branches see it: strain zeroed, channels centred and smoothed, where switched on."""
         if not self.cfg.use_strain:
             x = x * self.channel_mask
         if self.cfg.center:
-            x = x - x.mean(dim=(-2, -1), keepdim=True) + 0.5
+            x = x - x.mean(dim=(-2, -1), keepdim=True)
+            if self.cfg.blur:
+                x = F.conv2d(x, self.kernel, padding=self.kernel.shape[-1] // 2, groups=3)
+            x = x + 0.5
+        return x
+
+    def forward(self, x: torch.Tensor, with_sym: bool = False):
+        x = self.condition(x)
         h = self.pool(torch.cat([b(x) for b in self.branches], dim=1))
         logits = self.fc(h.flatten(1))
         if with_sym:
