@@ -153,10 +153,14 @@ def run(args: argparse.Namespace) -> int:
             entry["member0"] = {"honest": _aggregate(members[0], "honest"), "oracle": _aggregate(members[0], "oracle"),
                                 "label_kept": _label_kept(members[0]), "seeds": seeds}
             entry["members_honest_uf1"] = [[r["honest"]["uf1"] for r in per_member] for per_member in members]
-            if cfg.partner:  # the members' mean alone, without the partner: what the partner adds
+            if cfg.partner:  # the members' mean alone and the partner alone: what each adds
                 entry["members_only"] = _aggregate(
                     [{"honest": _ensemble([per_member[i] for per_member in members], data.labels, data.datasets,
                                           data.label_names)} for i in range(len(seeds))], "honest")
+                entry["partner_alone"] = _aggregate(
+                    [run_loso(data, cfg.partner_schedule(), member_seed(seed, cfg.members),
+                              runs / f"{name}-seed{seed}" / "partner", chunk=args.chunk, progress=False)
+                     for seed in seeds], "honest")
         if name in MODELS and len(seeds) > 1:
             entry["seed_ensemble_honest"] = _ensemble(results, data.labels, data.datasets, data.label_names)
         (report["models"] if name in MODELS else report["ablations"])[name] = entry
@@ -232,6 +236,8 @@ def _markdown(report: dict) -> str:
         lines.append(row(label, "honest", e["honest"]))
         if "members_only" in e:
             lines.append(row(f"{name}, its {members} members alone (no {partner})", "honest", e["members_only"]))
+            lines.append(row(f"{name}, its {partner} partner alone ({c['partner_config']})", "honest",
+                             e["partner_alone"]))
         if "member0" in e:
             lines.append(row(f"{name}, one member (seeds {e['seeds']})", "honest", e["member0"]["honest"]))
         if "seed_ensemble_honest" in e and members == 1:

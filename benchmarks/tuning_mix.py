@@ -9,6 +9,13 @@ chosen"); the LOSO figure of the chosen mix comes from ``benchmarks/accuracy.py`
 Each partner seed is mixed with the members' seed-mean probability; the row's UF1 is the mean over the
 partner's seeds (what one shipped ensemble with one partner scores). Appends one line per (partner,
 weight) to benchmarks/results/tuning_composite.jsonl and prints it.
+
+``--loso-members``/``--loso-partners`` instead mix stored LOSO runs (pairs: an ensemble folder with
+``member<m>/result.json``, a single run's folder with ``result.json``) at ``--weight``: how a candidate that
+was not shipped, or a look taken before a choice, was scored (README, tuning_composite.md):
+
+    python benchmarks/tuning_mix.py --data ../shared/data/composite --weight 0.4 \
+        --loso-members runs/accuracy/sofp-seed{0,1,2} --loso-partners runs/accuracy/ststnet-seed{0,1,2}
 """
 
 from __future__ import annotations
@@ -36,20 +43,67 @@ def _line(lines: list[dict], name: str, order: list[int]) -> dict:
     return line
 
 
+def _loso_probs(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A stored LOSO run's held-out probabilities and perturbed probabilities, in sample order."""
+    result = path / "result.json"
+    if not result.is_file():
+        raise SystemExit(f"error: no LOSO result at {result}")
+    r = json.loads(result.read_text())
+    order = np.argsort(r["predictions"]["index"])
+    return (np.asarray(r["predictions"]["probs"])[order],
+            {k: np.asarray(v)[order] for k, v in r["perturbed_probs"].items()})
+
+
+def loso_rows(data, members: list[Path], partners: list[Path], weight: float, command: str) -> list[dict]:
+    """One row per (ensemble, partner) pair of stored LOSO runs: the members' mean mixed with the partner."""
+    rows = []
+    for ens, partner in zip(members, partners, strict=True):
+        runs = [_loso_probs(d) for d in sorted(ens.glob("member*"))]
+        if not runs:
+            raise SystemExit(f"error: no member*/result.json under {ens}")
+        other, other_perturbed = _loso_probs(partner)
+        probs = (1 - weight) * np.mean([p for p, _ in runs], axis=0) + weight * other
+        pred = probs.argmax(-1)
+        overall = summarise(data.labels, pred, data.label_names, data.datasets)
+        kept = {name: float((((1 - weight) * np.mean([q[name] for _, q in runs], axis=0)
+                               + weight * other_perturbed[name]).argmax(-1) == pred).mean())
+                for name in other_perturbed}
+        rows.append({"name": f"loso {ens} + {partner}", "members": str(ens), "partner": str(partner),
+                     "weight": weight, "uf1": overall["uf1"], "uar": overall["uar"],
+                     "samm_uf1": overall.get("per_dataset", {}).get("samm", {}).get("uf1"), "label_kept": kept,
+                     "command": command})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True)
     p.add_argument("--members", default="full-rerun", help="the jsonl line whose seeds are the ensemble's members")
-    p.add_argument("--partners", nargs="+", required=True, help="jsonl lines of partner candidates")
+    p.add_argument("--partners", nargs="+", default=[], help="jsonl lines of partner candidates")
     p.add_argument("--weights", type=float, nargs="+", default=list(WEIGHTS))
+    p.add_argument("--loso-members", type=Path, nargs="+", default=[], help="stored LOSO ensemble folders")
+    p.add_argument("--loso-partners", type=Path, nargs="+", default=[], help="stored LOSO partner runs, one each")
+    p.add_argument("--weight", type=float, default=0.4, help="the partner's weight for --loso-members")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/tuning_composite.jsonl"))
     args = p.parse_args(argv)
+    if len(args.loso_members) != len(args.loso_partners) or not (args.partners or args.loso_members):
+        p.error("give --partners, or as many --loso-partners as --loso-members")
     data = load_flowset(args.data)
+    command = "python benchmarks/tuning_mix.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    if args.loso_members:
+        rows = loso_rows(data, args.loso_members, args.loso_partners, args.weight, command)
+        with args.out.open("a") as fh:
+            for row in rows:
+                fh.write(json.dumps(row) + "\n")
+                samm = "n/a" if row["samm_uf1"] is None else f"{row['samm_uf1']:.4f}"
+                print(f"{row['name']} (w {row['weight']:g}): UF1 {row['uf1']:.4f} UAR {row['uar']:.4f} "
+                      f"SAMM UF1 {samm}; label kept "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in row["label_kept"].items()))
+        return 0
     order = np.concatenate(tuning_groups(data.subjects))
     y, samm = data.labels[order], data.datasets[order] == "samm"
     lines = [json.loads(line) for line in args.out.read_text().splitlines()]
     members = np.mean(_line(lines, args.members, order.tolist())["final_probs_per_seed"], axis=0)
-    command = "python benchmarks/tuning_mix.py " + " ".join(sys.argv[1:] if argv is None else argv)
 
     def uf1(probs: np.ndarray, mask: np.ndarray | slice = slice(None)) -> float:
         return summarise(y[mask], probs[mask].argmax(-1), data.label_names)["uf1"]

@@ -1,0 +1,43 @@
+"""Mixes of stored runs (benchmarks/tuning_mix.py): the LOSO pair mix is the ensemble's own formula."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import tuning_mix  # noqa: E402
+
+from sofp.training.data.synthetic import make_synthetic_set  # noqa: E402
+from sofp.training.metrics import summarise  # noqa: E402
+
+
+def _run(folder: Path, probs: np.ndarray, order: np.ndarray) -> None:
+    folder.mkdir(parents=True)
+    pred = {"index": order.tolist(), "probs": probs[order].tolist()}  # stored in fold order, not sample order
+    (folder / "result.json").write_text(json.dumps({"predictions": pred, "perturbed_probs": {"shift": pred["probs"]}}))
+
+
+def test_loso_rows_mix_the_members_mean_with_the_partner(tmp_path):
+    data = make_synthetic_set(n_subjects=6, per_subject=10, seed=3)
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(data))
+    members = [rng.dirichlet(np.ones(3), len(data)) for _ in range(2)]
+    partner = rng.dirichlet(np.ones(3), len(data))
+    for m, probs in enumerate(members):
+        _run(tmp_path / "ens" / f"member{m}", probs, order)
+    _run(tmp_path / "partner", partner, order)
+    row, = tuning_mix.loso_rows(data, [tmp_path / "ens"], [tmp_path / "partner"], 0.4, "cmd")
+    mixed = 0.6 * (members[0] + members[1]) / 2 + 0.4 * partner
+    expected = summarise(data.labels, mixed.argmax(-1), data.label_names)
+    assert row["uf1"] == pytest.approx(expected["uf1"]) and row["uar"] == pytest.approx(expected["uar"])
+    assert row["label_kept"] == {"shift": 1.0}  # the perturbed probabilities here are the plain ones
+
+
+def test_a_missing_run_is_one_line(tmp_path):
+    data = make_synthetic_set(n_subjects=6, per_subject=10, seed=3)
+    with pytest.raises(SystemExit, match="no member"):
+        tuning_mix.loso_rows(data, [tmp_path], [tmp_path], 0.4, "cmd")
