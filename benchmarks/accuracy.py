@@ -119,9 +119,9 @@ def _jobs(variants: dict[str, TrainConfig], plan: dict[str, list[int]], args: ar
                 first, second = (0, 0) if name in MODELS else (2, rank)
                 jobs.append((first, second, (args.data, cfg.to_dict(), seed, run_dir, args.chunk)))
             else:
-                jobs += [(min(m, 1), 0, (args.data, schedule.to_dict(), member_seed,
+                jobs += [(min(m, 1), 0, (args.data, schedule.to_dict(), run_seed,
                                          run_dir / (f"member{m}" if m < cfg.members else "partner"), args.chunk))
-                         for m, (schedule, member_seed) in enumerate(schedules(cfg, seed))]
+                         for m, (schedule, run_seed) in enumerate(schedules(cfg, seed))]
     return [job for *_, job in sorted(jobs, key=lambda j: j[:2])]  # a stable sort keeps the plan's order
 
 

@@ -99,7 +99,7 @@ def test_ensemble_config_is_checked():
     with pytest.raises(ValueError, match="cannot be ensembles"):
         EnsembleConfig(member="ensemble")
     with pytest.raises(ValueError, match="partner_weight"):
-        EnsembleConfig(partner="ststnet")  # a partner with no weight
+        EnsembleConfig(partner="ststnet", partner_weight=1.0)  # the members would not count
     with pytest.raises(ValueError, match="partner_weight"):
         EnsembleConfig(partner_weight=0.3)  # a weight with no partner
 

@@ -93,8 +93,8 @@ class EnsembleConfig:
             raise ValueError(f"an ensemble needs at least one member, got {self.members}")
         if "ensemble" in (self.member, self.partner):
             raise ValueError("an ensemble's members cannot be ensembles")
-        if not 0.0 <= self.partner_weight < 1.0 or (self.partner_weight > 0) != bool(self.partner):
-            raise ValueError(f"partner_weight must be in (0, 1) with a partner and 0 without one, got "
+        if not 0.0 <= self.partner_weight < 1.0 or (self.partner_weight > 0 and not self.partner):
+            raise ValueError(f"partner_weight must be in [0, 1) with a partner and 0 without one, got "
                              f"{self.partner_weight} with partner {self.partner!r}")
 
     def to_dict(self) -> dict:
