@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from sofp.training.data.flowset import load_flowset
-from sofp.training.loso import tuning_groups
+from sofp.training.loso import mix_probs, tuning_groups
 from sofp.training.metrics import summarise
 
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
@@ -62,12 +62,10 @@ def loso_rows(data, members: list[Path], partners: list[Path], weight: float, co
         if not runs:
             raise SystemExit(f"error: no member*/result.json under {ens}")
         other, other_perturbed = _loso_probs(partner)
-        probs = (1 - weight) * np.mean([p for p, _ in runs], axis=0) + weight * other
-        pred = probs.argmax(-1)
+        pred = mix_probs([p for p, _ in runs], other, weight).argmax(-1)
         overall = summarise(data.labels, pred, data.label_names, data.datasets)
-        kept = {name: float((((1 - weight) * np.mean([q[name] for _, q in runs], axis=0)
-                               + weight * other_perturbed[name]).argmax(-1) == pred).mean())
-                for name in other_perturbed}
+        kept = {name: float((mix_probs([q[name] for _, q in runs], other_perturbed[name], weight).argmax(-1)
+                             == pred).mean()) for name in other_perturbed}
         rows.append({"name": f"loso {ens} + {partner}", "members": str(ens), "partner": str(partner),
                      "weight": weight, "uf1": overall["uf1"], "uar": overall["uar"],
                      "samm_uf1": overall.get("per_dataset", {}).get("samm", {}).get("uf1"), "label_kept": kept,
@@ -112,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.partners:
         partner = np.asarray(_line(lines, name, order.tolist())["final_probs_per_seed"])
         for w in [0.0, *args.weights, 1.0]:
-            mixes = [(1 - w) * members + w * seed_probs for seed_probs in partner]
+            mixes = [mix_probs([members], seed_probs, w) for seed_probs in partner]
             per_seed = [uf1(m) for m in mixes]
             rows.append({"name": f"{args.members}+{name}", "members": args.members, "partner": name, "weight": w,
                          "uf1_final": float(np.mean(per_seed)), "uf1_per_partner_seed": per_seed,

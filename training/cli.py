@@ -161,7 +161,7 @@ def _fit_one(cfg: TrainConfig, data: FlowSet, train_idx: np.ndarray, seed: int, 
 def cmd_split(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from sofp.training.loso import schedules
+    from sofp.training.loso import mix_probs, schedules
     from sofp.training.metrics import summarise
     from sofp.training.plots import plot_confusion
 
@@ -185,8 +185,7 @@ def cmd_split(args: argparse.Namespace) -> int:
         res, _ = _fit_one(schedule, data, train, seed, resolve_device(args.device), test)
         probs.append(res.probs[-1, 0])
         losses.append(res.train_loss)
-    mean = np.mean(probs[: cfg.members], axis=0)
-    pred = (mean if not cfg.partner else (1 - cfg.partner_weight) * mean + cfg.partner_weight * probs[-1]).argmax(-1)
+    pred = mix_probs(probs[: cfg.members], probs[-1] if cfg.partner else None, cfg.partner_weight).argmax(-1)
     summary = summarise(data.labels[test], pred, data.label_names, data.datasets[test])
     out = Path(args.out or f"runs/split-{cfg.model}-seed{args.seed}")
     out.mkdir(parents=True, exist_ok=True)

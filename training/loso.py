@@ -127,6 +127,13 @@ def schedules(cfg: TrainConfig, seed: int) -> list[tuple[TrainConfig, int]]:
     return plan
 
 
+def mix_probs(members: list[np.ndarray], partner: np.ndarray | None, weight: float) -> np.ndarray:
+    """An ensemble's probability (as its graph computes it): the members' mean, mixed with the partner's at
+    ``weight`` when there is a partner."""
+    mean = np.mean(members, axis=0)
+    return mean if partner is None else (1.0 - weight) * mean + weight * partner
+
+
 # fields whose default is not what the code did before they existed
 BEFORE_FIELD = {"partner": "", "partner_config": {}}
 
@@ -217,8 +224,8 @@ def _run_ensemble(data: FlowSet, cfg: TrainConfig, seed: int, out: Path, chunk: 
     def mixed(name: str | None = None) -> np.ndarray:
         def probs_of(r: dict) -> np.ndarray:
             return np.asarray(r["predictions"]["probs"] if name is None else r["perturbed_probs"][name])
-        p = np.mean([probs_of(r) for r in members], axis=0)
-        return p if partner is None else (1.0 - cfg.partner_weight) * p + cfg.partner_weight * probs_of(partner)
+        return mix_probs([probs_of(r) for r in members], None if partner is None else probs_of(partner),
+                         cfg.partner_weight)
 
     index = np.asarray(members[0]["predictions"]["index"])
     if partner is not None and not np.array_equal(index, partner["predictions"]["index"]):
