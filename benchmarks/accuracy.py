@@ -95,7 +95,7 @@ def _ensemble(results: list[dict], labels: np.ndarray, datasets: np.ndarray, nam
     return summarise(labels, pred, names, datasets)
 
 
-def _one_run(job: tuple) -> str:
+def one_run(job: tuple) -> str:
     """One single-model LOSO (a model, an ablation or one ensemble member) in a worker with one thread."""
     data_path, cfg_dict, seed, run_dir, chunk = job
     torch.set_num_threads(1)
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     plan = {name: args.seeds if name in MODELS else args.seeds[: args.ablation_seeds] for name in variants}
     jobs = _jobs(variants, plan, args)
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        list(tqdm(pool.map(_one_run, jobs), total=len(jobs), desc="LOSO runs", unit="run"))
+        list(tqdm(pool.map(one_run, jobs), total=len(jobs), desc="LOSO runs", unit="run"))
     report: dict = {"models": {}, "ablations": {}, "loso_seconds": {}}
     all_results: dict[str, list[dict]] = {}
     for name, cfg in variants.items():  # every run is finished: this only reads and summarises them
@@ -288,17 +288,23 @@ def _markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def loso_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every LOSO benchmark takes: data, seeds, fold chunk, parallel runs, run folders, output."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="the composite folder (labels.csv + flow/)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--chunk", type=int, default=17)
+    p.add_argument("--jobs", type=int, default=2, help="LOSO runs in parallel, one PyTorch thread each")
+    p.add_argument("--runs", default="runs/accuracy", help="resumable per-run folders (shared by the LOSO benchmarks)")
+    p.add_argument("--out", default="benchmarks/results")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = loso_parser(__doc__)
     p.add_argument("--ablation-seeds", type=int, default=1, help="how many of --seeds each ablation runs")
     p.add_argument("--no-ablations", action="store_true")
     p.add_argument("--epochs", type=int, help="override the schedule's epochs (all variants alike)")
-    p.add_argument("--chunk", type=int, default=17)
-    p.add_argument("--jobs", type=int, default=2, help="LOSO runs in parallel, one PyTorch thread each")
-    p.add_argument("--runs", default="runs/accuracy", help="resumable per-run folders")
-    p.add_argument("--out", default="benchmarks/results")
     args = p.parse_args(argv)
     args.argv = argv
     return run_cli(lambda: run(args))
