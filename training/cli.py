@@ -79,6 +79,10 @@ def build_train_config(args: argparse.Namespace) -> TrainConfig:
     if fields or "partner" in train:  # partner.<field> on top of the default partner's config, if it is the same
         same = name == TrainConfig.partner
         train["partner_config"] = {**(TrainConfig().partner_config if same else {}), **fields}
+    if args.model != TrainConfig.model:  # another model is a baseline: alone unless members or a partner are asked for
+        train.setdefault("members", 1)
+        if "partner" not in train and not fields:
+            train.update(partner="", partner_config={})
     for what, built, cfg in ((args.model, args.model, model_cfg), ("the partner", name, train.get("partner_config"))):
         if not built or cfg is None:
             continue
@@ -271,7 +275,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.add_argument("--data", required=True,
                        help="flow-image folder with labels.csv (or <name>_<label>.png files), or 'synthetic'")
         p.add_argument("--dataset", help="dataset of a <name>_<label>.png folder: casme2, samm, smic, casme3, dfme")
-        p.add_argument("--model", default="sofp", help="sofp (default) or ststnet")
+        p.add_argument("--model", default="sofp",
+                       help="sofp (default: the shipped layout, 3 members + an STSTNet partner) or ststnet (one "
+                            "model alone unless --set members=N or --set partner=NAME asks for more)")
         p.add_argument("--seed", type=int, default=0, help="makes a run repeatable (default 0)")
         p.add_argument("--epochs", type=positive_int, help="training epochs (default: the fixed schedule's)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
