@@ -172,7 +172,7 @@ def test_a_signal_leaves_finished_videos_complete_and_the_summary_valid(short_cl
     finally:
         proc.kill()
     assert proc.returncode == code, err[-2000:]
-    assert "Traceback" not in err and f"{word}: 3 videos (1 done, 2 interrupted)" in err
+    assert "Traceback" not in err and f"{word}: 3 videos (1 done, 2 interrupted)" in err, err  # all of it, if not
     rows = _summary(out)
     assert [r["status"] for r in rows] == ["done", "interrupted", "interrupted"]
     folder = out / "videos" / rows[0]["name"]
