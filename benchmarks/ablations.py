@@ -10,7 +10,8 @@ resumable runs in ``--runs`` (the same folders accuracy.py uses). Writes benchma
 {json,md,png} and the new runs' per-sample predictions in ablations_composite_predictions.json.
 
 Verdict rule (issue 9): a component earns its place when changing it away from the default lowers the mean UF1
-by more than the spread, the larger of the two rows' standard deviations over the seeds.
+by more than the spread: the seed-to-seed standard deviation of one LOSO run's UF1, pooled over every row (three
+seeds give each row's own deviation too few degrees of freedom to be a yardstick on its own).
 """
 
 from __future__ import annotations
@@ -107,10 +108,20 @@ def stored_rows(report: dict, predictions: dict, data: FlowSet, variants: dict[s
     return rows
 
 
+def seed_spread(rows: dict[str, list[SeedRow]]) -> float | None:
+    """The seed-to-seed standard deviation of one LOSO run's UF1, pooled over every row with two or more seeds
+    (each row's sample variance weighted by its degrees of freedom); None without such a row."""
+    pairs = [(float(np.var([r.uf1 for r in seed_rows], ddof=1)), len(seed_rows) - 1)
+             for seed_rows in rows.values() if len(seed_rows) > 1]
+    dof = sum(d for _, d in pairs)
+    return float(np.sqrt(sum(v * d for v, d in pairs) / dof)) if dof else None
+
+
 def verdicts(rows: dict[str, list[SeedRow]]) -> dict[str, dict]:
-    """Per ablation: mean and sd of UF1 and UAR, ΔUF1 against the unchanged member seed by seed, the spread and
-    the verdict. Only seeds both rows have are compared."""
+    """Per ablation: mean and sd of UF1 and UAR, ΔUF1 against the unchanged member seed by seed, the spread
+    (``seed_spread``, the same for every row) and the verdict. Only seeds both rows have are compared."""
     full = {r.seed: r for r in rows[FULL]}
+    spread = seed_spread(rows)
     out = {}
     for name, seed_rows in rows.items():
         if name == FULL:
@@ -119,9 +130,8 @@ def verdicts(rows: dict[str, list[SeedRow]]) -> dict[str, dict]:
         a = np.array([r.uf1 for r in paired])
         f = np.array([full[r.seed].uf1 for r in paired])
         delta = a - f
-        spread = float(max(a.std(), f.std())) if len(paired) > 1 else None
         mean = float(delta.mean()) if len(paired) else None
-        if spread is None or mean is None:
+        if spread is None or mean is None or len(paired) < 2:
             verdict = "not decided: fewer than 2 seeds"
         elif name == "with_strain":  # an addition: the default leaves it out unless adding it gains beyond the spread
             verdict = ("the default should add it" if mean > spread else
@@ -132,7 +142,7 @@ def verdicts(rows: dict[str, list[SeedRow]]) -> dict[str, dict]:
         out[name] = {
             "change": CHANGE.get(name, name), "seeds": [r.seed for r in paired],
             "uf1": a.tolist(), "uf1_mean": float(a.mean()) if len(a) else None,
-            "uf1_sd": float(a.std()) if len(a) else None,
+            "uf1_sd": float(a.std(ddof=1)) if len(a) > 1 else None,
             "uar_mean": float(np.mean([r.uar for r in paired])) if paired else None,
             "full_uf1": f.tolist(), "delta_uf1": delta.tolist(), "delta_uf1_mean": mean, "spread": spread,
             "verdict": verdict,
@@ -143,21 +153,24 @@ def verdicts(rows: dict[str, list[SeedRow]]) -> dict[str, dict]:
 def _markdown(report: dict) -> str:
     full = report["rows"][FULL]
     uf1 = np.array([r["uf1"] for r in full])
+    full_sd = f" ± {uf1.std(ddof=1):.4f}" if len(uf1) > 1 else ""
     lines = ["# SOFP ablations under LOSO (composite, 442 samples, 68 subjects, honest protocol)", "",
              f"Command: `{report['command']}`  ", f"Machine: {report['machine']}  ", f"Versions: {report['versions']}",
              "", report["about"], "", f"Rule: {report['rule']}", "",
-             "| variant | what it changes | seeds | UF1 (mean ± sd) | UAR (mean) | ΔUF1 per seed | ΔUF1 mean | spread "
-             "| verdict |", "|---|---|---|---|---|---|---|---|---|",
-             f"| one member (full, the default) | nothing | {[r['seed'] for r in full]} | {uf1.mean():.4f} ± "
-             f"{uf1.std():.4f} | {np.mean([r['uar'] for r in full]):.4f} | | | | |"]
+             f"Spread (pooled seed-to-seed sd of one run's UF1): **{report['spread']:.4f}**" if report["spread"]
+             else "Spread: not known (fewer than 2 seeds per row)", "",
+             "| variant | what it changes | seeds | UF1 (mean ± sd) | UAR (mean) | ΔUF1 per seed | ΔUF1 mean "
+             "| verdict |", "|---|---|---|---|---|---|---|---|",
+             f"| one member (full, the default) | nothing | {[r['seed'] for r in full]} | {uf1.mean():.4f}{full_sd} | "
+             f"{np.mean([r['uar'] for r in full]):.4f} | | | |"]
     for name, v in report["ablations"].items():
         if v["uf1_mean"] is None:
-            lines.append(f"| {name} | {v['change']} | [] | | | | | | {v['verdict']} |")
+            lines.append(f"| {name} | {v['change']} | [] | | | | | {v['verdict']} |")
             continue
-        spread = "" if v["spread"] is None else f"{v['spread']:.4f}"
         delta = "" if v["delta_uf1_mean"] is None else f"{v['delta_uf1_mean']:+.4f}"
-        lines.append(f"| {name} | {v['change']} | {v['seeds']} | {v['uf1_mean']:.4f} ± {v['uf1_sd']:.4f} | "
-                     f"{v['uar_mean']:.4f} | {', '.join(f'{d:+.4f}' for d in v['delta_uf1'])} | {delta} | {spread} | "
+        sd = "" if v["uf1_sd"] is None else f" ± {v['uf1_sd']:.4f}"
+        lines.append(f"| {name} | {v['change']} | {v['seeds']} | {v['uf1_mean']:.4f}{sd} | "
+                     f"{v['uar_mean']:.4f} | {', '.join(f'{d:+.4f}' for d in v['delta_uf1'])} | {delta} | "
                      f"{v['verdict']} |")
     datasets = sorted(full[0]["per_dataset"])
     lines += ["", "## Per dataset (UF1, mean over the seeds)", "",
@@ -232,10 +245,13 @@ def run(args: argparse.Namespace) -> int:
         "about": ("Each row is one ensemble member's schedule (the shipped configuration's members, "
                   "`TrainConfig().solo()`) with one component changed; honest protocol: fixed schedule, final-epoch "
                   "EMA weights with mirror test-time averaging. ΔUF1 is against the unchanged member with the same "
-                  "seed. Standard deviations are over seeds (population, as accuracy.py reports)."),
+                  "seed. Standard deviations are over seeds (sample, ddof 1)."),
         "rule": ("a component earns its place when changing it away from the default lowers the mean UF1 by more "
-                 "than the spread, the larger of the two rows' standard deviations over the seeds"),
+                 "than the spread, the seed-to-seed standard deviation of one LOSO run's UF1 pooled over every row "
+                 "(sample variances weighted by their degrees of freedom); three seeds give a row's own deviation "
+                 "too few degrees of freedom to be the yardstick"),
         "rows": {name: [r.__dict__ for r in seed_rows] for name, seed_rows in rows.items()},
+        "spread": seed_spread(rows),
         "ablations": verdicts(rows),
         "configs": {name: cfg.to_dict() for name, cfg in variants.items()},
     }
