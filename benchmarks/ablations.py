@@ -117,6 +117,20 @@ def seed_spread(rows: dict[str, list[SeedRow]]) -> float | None:
     return float(np.sqrt(sum(v * d for v, d in pairs) / dof)) if dof else None
 
 
+def kept_means(rows: dict[str, list[SeedRow]], stored: dict | None, seeds: list[int]) -> dict[str, dict[str, float]]:
+    """Mean over the seeds of the held-out labels kept under each flow perturbation, per variant whose every seed
+    row has them; the unchanged member's from the accuracy report's member-0 mean when it covers these seeds."""
+    out = {}
+    for name, seed_rows in rows.items():
+        kept = [r.label_kept for r in seed_rows]
+        if all(kept):
+            out[name] = {k: float(np.mean([d[k] for d in kept if d])) for k in kept[0] or {}}
+    member0 = ((stored or {}).get("models", {}).get("sofp", {}) or {}).get("member0")
+    if FULL not in out and member0 and sorted(member0["seeds"]) == sorted(seeds):
+        out[FULL] = member0["label_kept"]
+    return out
+
+
 def verdicts(rows: dict[str, list[SeedRow]]) -> dict[str, dict]:
     """Per ablation: mean and sd of UF1 and UAR, ΔUF1 against the unchanged member seed by seed, the spread
     (``seed_spread``, the same for every row) and the verdict. Only seeds both rows have are compared."""
@@ -178,6 +192,12 @@ def _markdown(report: dict) -> str:
     for name, seed_rows in report["rows"].items():
         lines.append(f"| {name} | " + " | ".join(
             f"{np.mean([r['per_dataset'][ds]['uf1'] for r in seed_rows]):.4f}" for ds in datasets) + " |")
+    kept = report["label_kept"]
+    if kept:
+        names = list(next(iter(kept.values())))
+        lines += ["", "## Flow robustness: held-out labels kept under flow-like perturbations (seed mean)", "",
+                  "| variant | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        lines += [f"| {k} | " + " | ".join(f"{v[n]:.3f}" for n in names) + " |" for k, v in kept.items()]
     lines += ["", "## Where each seed row comes from", ""]
     for name, seed_rows in report["rows"].items():
         lines.append(f"- {name}: " + "; ".join(f"seed {r['seed']}: {r['source']}" for r in seed_rows))
@@ -214,14 +234,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown ablation(s) {', '.join(unknown)}; choose from {', '.join(ABLATIONS)}")
     variants = {FULL: MEMBER, **{name: ABLATIONS[name] for name in chosen}}
     stored: dict[tuple[str, int], SeedRow] = {}
+    accuracy_report: dict | None = None
     if args.stored:
         report_path = Path(args.stored)
         pred_path = report_path.with_name(report_path.stem + "_predictions.json")
         try:
-            report, predictions = json.loads(report_path.read_text()), json.loads(pred_path.read_text())
+            loaded, predictions = json.loads(report_path.read_text()), json.loads(pred_path.read_text())
         except (OSError, ValueError) as e:
             raise UsageError(f"--stored: cannot read {report_path} and {pred_path.name} beside it ({e})") from e
-        stored = stored_rows(report, predictions, data, variants, str(report_path))
+        stored = stored_rows(loaded, predictions, data, variants, str(report_path))
+        accuracy_report = loaded
     todo = [(name, seed) for seed in args.seeds for name in variants if (name, seed) not in stored]
     jobs = [(args.data, variants[name].to_dict(), seed, run_dir(runs, name, seed), args.chunk) for name, seed in todo]
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
@@ -245,7 +267,9 @@ def run(args: argparse.Namespace) -> int:
         "about": ("Each row is one ensemble member's schedule (the shipped configuration's members, "
                   "`TrainConfig().solo()`) with one component changed; honest protocol: fixed schedule, final-epoch "
                   "EMA weights with mirror test-time averaging. ΔUF1 is against the unchanged member with the same "
-                  "seed. Standard deviations are over seeds (sample, ddof 1)."),
+                  "seed. Standard deviations are over seeds (sample, ddof 1). Rows read from the stored accuracy "
+                  "report were measured where and when that report says (the same code and settings; another "
+                  "machine's CPU may round differently), the rest on the machine named here."),
         "rule": ("a component earns its place when changing it away from the default lowers the mean UF1 by more "
                  "than the spread, the seed-to-seed standard deviation of one LOSO run's UF1 pooled over every row "
                  "(sample variances weighted by their degrees of freedom); three seeds give a row's own deviation "
@@ -253,6 +277,7 @@ def run(args: argparse.Namespace) -> int:
         "rows": {name: [r.__dict__ for r in seed_rows] for name, seed_rows in rows.items()},
         "spread": seed_spread(rows),
         "ablations": verdicts(rows),
+        "label_kept": kept_means(rows, accuracy_report, args.seeds),
         "configs": {name: cfg.to_dict() for name, cfg in variants.items()},
     }
     (out / "ablations_composite.json").write_text(json.dumps(report_out, indent=1))
