@@ -40,7 +40,7 @@ from accuracy import ABLATIONS, MEMBER, loso_parser, one_run
 from sofp.runtime.errors import UsageError, run_cli
 from sofp.training.config import TrainConfig
 from sofp.training.data.flowset import FlowSet, load_flowset
-from sofp.training.loso import member_seed, run_loso
+from sofp.training.loso import run_loso
 from sofp.training.metrics import summarise
 
 FULL = "full"  # the unchanged member: its runs are member 0 of the shipped ensemble's runs
@@ -86,9 +86,7 @@ def stored_rows(report: dict, predictions: dict, data: FlowSet, variants: dict[s
     member0 = shipped.get("member0")
     if FULL in variants and member0 and TrainConfig(**shipped["config"]).solo() == variants[FULL]:
         h = member0["honest"]
-        for i, seed in enumerate(member0["seeds"]):
-            if member_seed(seed, 0) != seed:
-                continue
+        for i, seed in enumerate(member0["seeds"]):  # member 0 trains with the ensemble's own seed
             per_ds = {ds: {"uf1": m["uf1"][i], "uar": m["uar"][i]} for ds, m in h["per_dataset"].items()}
             kept = member0["label_kept"] if len(member0["seeds"]) == 1 else None
             rows[FULL, seed] = SeedRow(seed, h["uf1"][i], h["uar"][i], per_ds, kept, f"{source} (member 0 scores)")

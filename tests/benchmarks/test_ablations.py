@@ -97,6 +97,7 @@ def test_a_report_from_stored_rows_alone_trains_nothing(tmp_path, monkeypatch, c
                            str(tmp_path / "acc.json"), "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
     written = json.loads((out / "ablations_composite.json").read_text())
     assert written["ablations"]["no_sym_loss"]["seeds"] == [0, 1]
+    assert written["label_kept"] == {"full": {"flow_noise": 0.9}}  # the report's 2-seed mean; the rows' are unknown
     assert (out / "ablations_composite.png").stat().st_size > 0
     assert "| no_sym_loss | drops L_sym | [0, 1] |" in (out / "ablations_composite.md").read_text()
 
