@@ -136,6 +136,14 @@ class Sampler:
         self._thread.start()
         return self
 
+    def finish(self) -> None:
+        """Stop the sampling thread, then take the last sample unless the thread's last one is under half an
+        interval old (two samples at the same moment would make a zero-length window)."""
+        self._stop.set()
+        self._thread.join()
+        if time.monotonic() - self._t0 - self.samples[-1]["t_s"] >= self.interval_s / 2:
+            self.sample()
+
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
@@ -359,7 +367,7 @@ def run_soak(cfg: SoakConfig) -> dict:
         t0 = time.monotonic()
         with Sampler(source, cfg.interval_s, cfg.seconds) as sampler:
             code = run_stream(StreamConfig(source=source, pipeline=pipeline, events=str(events_path), quiet=True))
-            sampler.sample()  # the last one, at the end of the run
+            sampler.finish()
         seconds = time.monotonic() - t0
         events = check_events(events_path, truth, clip_frames, source.loops, source.frames)
     doc = {"command": cfg.command, "started_utc": started, "machine": machine(), "versions": _versions(),

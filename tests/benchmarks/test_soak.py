@@ -108,3 +108,18 @@ def test_the_report_says_where_the_soak_ran():
     assert soak._cpus(doc) == "not recorded"
     assert soak._cpus({**doc, "cpu_affinity": [0]}).startswith("CPU 0 of 2 (pinned")
     assert soak._cpus({**doc, "cpu_affinity": [0, 1]}) == "CPUs 0, 1 (all)"
+
+
+def test_the_last_sample_never_repeats_the_threads_last_moment():
+    """CI once got the thread's sample and the closing one at the same t_s: a zero-length window."""
+
+    class _Frames:
+        frames = 0
+
+    for _ in range(20):
+        sampler = soak.Sampler(_Frames(), interval_s=0.01, seconds=1)  # type: ignore[arg-type]
+        with sampler:
+            soak.time.sleep(0.03)
+            sampler.finish()
+        gaps = [b["t_s"] - a["t_s"] for a, b in zip(sampler.samples, sampler.samples[1:], strict=False)]
+        assert min(gaps) >= 0.005, gaps
