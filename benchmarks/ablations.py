@@ -44,10 +44,10 @@ from sofp.training.loso import run_loso
 from sofp.training.metrics import summarise
 
 FULL = "full"  # the unchanged member: its runs are member 0 of the shipped ensemble's runs
-CHANGE = {  # what each ablation does to the default, in words (with_strain adds what the default leaves out)
+CHANGE = {  # what each ablation does to the default, in words ("with_*" adds what the default leaves out)
     "no_sym_loss": "drops L_sym", "no_global_branch": "drops the global branch",
-    "no_self_attention": "drops SRAF self-attention", "no_cross_attention": "drops SRAF cross-attention",
-    "untied_mirror_encoders": "unties the mirrored region encoders", "no_mirror_aug": "drops mirror augmentation",
+    "no_self_attention": "drops SRAF self-attention", "with_cross_attention": "adds SRAF cross-attention",
+    "untied_mirror_encoders": "unties the mirrored region encoders", "with_mirror_aug": "adds mirror augmentation",
     "no_centering": "drops per-channel centring", "with_strain": "adds the strain channel",
 }
 
@@ -145,7 +145,7 @@ def verdicts(rows: dict[str, list[SeedRow]]) -> dict[str, dict]:
         mean = float(delta.mean()) if len(paired) else None
         if spread is None or mean is None or len(paired) < 2:
             verdict = "not decided: fewer than 2 seeds"
-        elif name == "with_strain":  # an addition: the default leaves it out unless adding it gains beyond the spread
+        elif name.startswith("with_"):  # an addition: the default leaves it out unless it gains beyond the spread
             verdict = ("the default should add it" if mean > spread else
                        "left out by default: adding it does not raise UF1 beyond the spread")
         else:

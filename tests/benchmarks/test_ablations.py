@@ -74,6 +74,7 @@ def test_verdicts_follow_the_spread_rule():
         "no_global_branch": [_row(0, 0.70), _row(1, 0.70), _row(2, 0.705)],  # -0.0217, pooled spread 0.0070
         "no_cross_attention": [_row(0, 0.722), _row(1, 0.715), _row(2, 0.73)],  # -0.001: does not earn
         "with_strain": [_row(0, 0.75), _row(1, 0.76), _row(2, 0.74)],  # +0.027 > spread: should be added
+        "with_cross_attention": [_row(0, 0.725), _row(1, 0.72), _row(2, 0.73)],  # +0.0017: stays out
         "no_sym_loss": [_row(0, 0.60)],  # one seed
     }
     v = ablations.verdicts(rows)
@@ -83,6 +84,7 @@ def test_verdicts_follow_the_spread_rule():
     assert ablations.seed_spread(rows) == pytest.approx(pooled) and v["no_global_branch"]["spread"] == pooled
     assert v["no_cross_attention"]["verdict"].startswith("does not earn its place")
     assert v["with_strain"]["verdict"] == "the default should add it"
+    assert v["with_cross_attention"]["verdict"].startswith("left out by default")
     assert v["no_sym_loss"]["verdict"].startswith("not decided") and v["no_sym_loss"]["seeds"] == [0]
 
 
