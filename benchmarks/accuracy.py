@@ -29,6 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from sofp.runtime.errors import run_cli
+from sofp.training.config import baseline_schedule
 from sofp.training.data.flowset import load_flowset
 from sofp.training.linear_floor import loso_logistic
 from sofp.training.loso import member_seed, run_loso, schedules
@@ -38,8 +39,7 @@ from sofp.training.trainer import TrainConfig
 
 SHIPPED = TrainConfig()  # the defaults are the shipped configuration (README, "How the defaults were chosen")
 MEMBER = SHIPPED.solo()  # one ensemble member: what the ablations change
-# the STSTNet baseline keeps the schedule it was measured with before the SOFP members dropped mirror augmentation
-MODELS = {"sofp": SHIPPED, "ststnet": replace(TrainConfig(model="ststnet").solo(), mirror_aug=True)}
+MODELS = {"sofp": SHIPPED, "ststnet": baseline_schedule("ststnet")}
 
 
 def _ablate(**model_config) -> TrainConfig:

@@ -53,3 +53,9 @@ class TrainConfig:
         """The partner's schedule: the same training settings for the partner architecture alone."""
         return replace(self, model=self.partner, model_config=dict(self.partner_config), members=1, partner="",
                        partner_config={}, mirror_aug=self.partner_mirror_aug)
+
+
+def baseline_schedule(model: str) -> TrainConfig:
+    """Another architecture trained alone as a baseline, on the schedule it was measured with: the defaults, but
+    with mirror augmentation (switched off for the SOFP members only)."""
+    return replace(TrainConfig(model=model).solo(), mirror_aug=True)
