@@ -46,8 +46,8 @@ from sofp.training.metrics import summarise
 FULL = "full"  # the unchanged member: its runs are member 0 of the shipped ensemble's runs
 CHANGE = {  # what each ablation does to the default, in words ("with_*" adds what the default leaves out)
     "no_sym_loss": "drops L_sym", "no_global_branch": "drops the global branch",
-    "no_self_attention": "drops SRAF self-attention", "with_cross_attention": "adds SRAF cross-attention",
-    "untied_mirror_encoders": "unties the mirrored region encoders", "with_mirror_aug": "adds mirror augmentation",
+    "no_self_attention": "drops SRAF self-attention", "no_cross_attention": "drops SRAF cross-attention",
+    "untied_mirror_encoders": "unties the mirrored region encoders", "no_mirror_aug": "drops mirror augmentation",
     "no_centering": "drops per-channel centring", "with_strain": "adds the strain channel",
 }
 

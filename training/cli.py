@@ -64,7 +64,7 @@ def build_train_config(args: argparse.Namespace) -> TrainConfig:
     """TrainConfig from ``--model``, ``--epochs`` and ``--set key=value`` (``--set model.dim=48`` for the model):
     values typed and range-checked and the model's config built, without torch, so a bad setting fails in
     well under a second, before torch or the data load."""
-    from sofp.training.config import TrainConfig, baseline_schedule
+    from sofp.training.config import TrainConfig
     from sofp.training.models.configs import CONFIGS, model_config
     from sofp.training.settings import parse_settings
 
@@ -81,7 +81,6 @@ def build_train_config(args: argparse.Namespace) -> TrainConfig:
         train["partner_config"] = {**(TrainConfig().partner_config if same else {}), **fields}
     if args.model != TrainConfig.model:  # another model is a baseline: alone unless members or a partner are asked for
         train.setdefault("members", 1)
-        train.setdefault("mirror_aug", baseline_schedule(args.model).mirror_aug)
         if "partner" not in train and not fields:
             train.update(partner="", partner_config={})
     for what, built, cfg in ((args.model, args.model, model_cfg), ("the partner", name, train.get("partner_config"))):

@@ -21,7 +21,7 @@ class TrainConfig:
     warmup_epochs: int = 3
     focal_gamma: float = 2.0
     sym_weight: float = 0.1  # L_sym weight (SOFP only)
-    mirror_aug: bool = False  # left-right mirrored training samples (off: issue 9's ablations, README)
+    mirror_aug: bool = True  # left-right mirrored training samples (off: less robust to the flow, README)
     shift_px: float = 1.5
     scale_jitter: float = 0.0  # random zoom of the input by up to this fraction (another crop's size)
     flow_noise: float = 0.0  # smooth noise on u and v, up to this fraction of their range (flow-to-flow differences)
@@ -35,7 +35,6 @@ class TrainConfig:
     # the partner's model config: strain ignored, channels centred and smoothed (robust to the flow)
     partner_config: dict = field(default_factory=lambda: {"use_strain": False, "center": True, "blur": 0.7})
     partner_weight: float = 0.4  # with a partner: probability = (1 - w) x the members' mean + w x the partner's
-    partner_mirror_aug: bool = True  # the partner's own mirror augmentation (its schedule as tuned and measured)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,10 +51,4 @@ class TrainConfig:
     def partner_schedule(self) -> TrainConfig:
         """The partner's schedule: the same training settings for the partner architecture alone."""
         return replace(self, model=self.partner, model_config=dict(self.partner_config), members=1, partner="",
-                       partner_config={}, mirror_aug=self.partner_mirror_aug)
-
-
-def baseline_schedule(model: str) -> TrainConfig:
-    """Another architecture trained alone as a baseline, on the schedule it was measured with: the defaults, but
-    with mirror augmentation (switched off for the SOFP members only)."""
-    return replace(TrainConfig(model=model).solo(), mirror_aug=True)
+                       partner_config={})

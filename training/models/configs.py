@@ -30,7 +30,7 @@ class SofpConfig:
     tie_mirror: bool = True
     use_global: bool = True
     use_self_attention: bool = True
-    use_cross_attention: bool = False  # off: issue 9's ablations (README, "Accuracy on the composite")
+    use_cross_attention: bool = True
     conv_norm: bool = True  # batch norm after each encoder conv (statistics of one fold's own batch)
     encoder: str = "conv"  # "conv": strided conv + average pool; "maxpool": one conv + max pool (STSTNet-like)
     center: bool = True  # subtract each channel's image mean (re-centred on 0.5) before the encoders

@@ -17,10 +17,8 @@ Choices where the paper's text is unknown (each switchable for ablations):
 - Position encodings: a learned embedding per region (4 quadrants + global) plus one per grid cell.
 - Structure-guided self-attention: per head, a learned scalar bias for each face-layout relation
   between tokens (same region, mirror partner, vertical neighbour, diagonal, same grid cell).
-- Adaptive cross-attention (``use_cross_attention``, off by default: its removal cost -0.004 UF1 under LOSO and
-  -0.006 on the tuning split, inside the seed spread; README, "Accuracy on the composite"): global tokens query
-  the attended region tokens; a per-token sigmoid gate computed from the global token scales the
-  cross-attention output before it is added. Switched-off parts have no weights.
+- Adaptive cross-attention: global tokens query the attended region tokens; a per-token sigmoid gate computed from
+  the global token scales the cross-attention output before it is added. Switched-off parts have no weights.
 - Fusion: the global tokens (+ the gated cross-attention output when on) + a residual from the stacked region
   tokens (mean over the four regions per grid cell), then a feed-forward block, mean over tokens,
   and an MLP head.
