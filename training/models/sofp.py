@@ -17,9 +17,9 @@ Choices where the paper's text is unknown (each switchable for ablations):
 - Position encodings: a learned embedding per region (4 quadrants + global) plus one per grid cell.
 - Structure-guided self-attention: per head, a learned scalar bias for each face-layout relation
   between tokens (same region, mirror partner, vertical neighbour, diagonal, same grid cell).
-- Adaptive cross-attention: global tokens query the attended region tokens; a per-token sigmoid gate computed from
-  the global token scales the cross-attention output before it is added. Switched-off parts have no weights.
-- Fusion: the global tokens (+ the gated cross-attention output when on) + a residual from the stacked region
+- Adaptive cross-attention: global tokens query the attended region tokens; a per-token sigmoid
+  gate computed from the global token scales the cross-attention output before it is added.
+- Fusion: gated cross-attention output + the global tokens + a residual from the stacked region
   tokens (mean over the four regions per grid cell), then a feed-forward block, mean over tokens,
   and an MLP head.
 - Input conditioning (README, "How the defaults were chosen"; 3 seeds on the tuning split, UF1 0.695
@@ -245,19 +245,16 @@ class SRAF(nn.Module):
         self.cell_pos = nn.Parameter(torch.zeros(1, TOKENS, d))
         nn.init.trunc_normal_(self.region_pos, std=0.02)
         nn.init.trunc_normal_(self.cell_pos, std=0.02)
-        if cfg.use_self_attention:  # switched-off parts get no weights: the checkpoint holds what runs
-            masks = layout_masks()
-            self.register_buffer("masks", masks, persistent=False)
-            self.layout_bias = nn.Parameter(torch.zeros(cfg.sa_layers, cfg.heads, masks.shape[0]))
-            self.self_attn = nn.ModuleList(Attention(d, cfg.heads, cfg.dropout) for _ in range(cfg.sa_layers))
-            self.self_ff = nn.ModuleList(FeedForward(d, d * cfg.mlp_ratio, cfg.dropout)
-                                         for _ in range(cfg.sa_layers))
+        masks = layout_masks()
+        self.register_buffer("masks", masks, persistent=False)
+        self.layout_bias = nn.Parameter(torch.zeros(cfg.sa_layers, cfg.heads, masks.shape[0]))
+        self.self_attn = nn.ModuleList(Attention(d, cfg.heads, cfg.dropout) for _ in range(cfg.sa_layers))
+        self.self_ff = nn.ModuleList(FeedForward(d, d * cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.sa_layers))
         if not cfg.use_global:
             self.queries = nn.Parameter(torch.zeros(1, TOKENS, d))
             nn.init.trunc_normal_(self.queries, std=0.02)
-        if cfg.use_cross_attention:
-            self.cross_attn = Attention(d, cfg.heads, cfg.dropout)
-            self.gate = nn.Linear(d, 1)
+        self.cross_attn = Attention(d, cfg.heads, cfg.dropout)
+        self.gate = nn.Linear(d, 1)
         self.fuse_ff = FeedForward(d, d * cfg.mlp_ratio, cfg.dropout)
         self.norm = nn.LayerNorm(d)
         self.head = nn.Sequential(
