@@ -136,17 +136,19 @@ class Sampler:
         self._thread.start()
         return self
 
+    def _stop_thread(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
     def finish(self) -> None:
         """Stop the sampling thread, then take the last sample unless the thread's last one is under half an
         interval old (two samples at the same moment would make a zero-length window)."""
-        self._stop.set()
-        self._thread.join()
+        self._stop_thread()
         if time.monotonic() - self._t0 - self.samples[-1]["t_s"] >= self.interval_s / 2:
             self.sample()
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._stop_thread()
         self._bar.close()
 
 
