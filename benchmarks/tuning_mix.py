@@ -7,8 +7,9 @@ chosen"); the LOSO figure of the chosen mix comes from ``benchmarks/accuracy.py`
         --partners ststnet3 ststnet-nostrain ststnet-nostrain-center
 
 Each partner seed is mixed with the members' seed-mean probability; the row's UF1 is the mean over the
-partner's seeds (what one shipped ensemble with one partner scores). Appends one line per (partner,
-weight) to benchmarks/results/tuning_composite.jsonl and prints it.
+partner's seeds (what one shipped ensemble with one partner scores). A partner named ``A+B+C`` is an ensemble
+of partners: its k-th instance is the mean of the k-th seed of lines A, B and C (lines with as many seeds).
+Appends one line per (partner, weight) to benchmarks/results/tuning_composite.jsonl and prints it.
 
 ``--loso-members``/``--loso-partners`` instead mix stored LOSO runs (pairs: an ensemble folder with
 ``member<m>/result.json``, a single run's folder with ``result.json``) at ``--weight``: how a candidate that
@@ -41,6 +42,14 @@ def _line(lines: list[dict], name: str, order: list[int]) -> dict:
     if line["heldout_index"] != order:
         raise SystemExit(f"error: the line {name!r} was not made on this tuning split")
     return line
+
+
+def _partner_probs(lines: list[dict], name: str, order: list[int]) -> np.ndarray:
+    """Per-seed probabilities of a partner line, or of ``A+B+...`` (the k-th seeds of the lines averaged)."""
+    parts = [np.asarray(_line(lines, part, order)["final_probs_per_seed"]) for part in name.split("+")]
+    if len({len(part) for part in parts}) > 1:
+        raise SystemExit(f"error: the lines of {name!r} do not have the same number of seeds")
+    return np.mean(parts, axis=0)
 
 
 def _loso_probs(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -108,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for name in args.partners:
-        partner = np.asarray(_line(lines, name, order.tolist())["final_probs_per_seed"])
+        partner = _partner_probs(lines, name, order.tolist())
         for w in [0.0, *args.weights, 1.0]:
             mixes = [mix_probs([members], seed_probs, w) for seed_probs in partner]
             per_seed = [uf1(m) for m in mixes]

@@ -29,6 +29,7 @@ class TrainConfig:
     balance_datasets: bool = False  # weight each sample by 1 / its (dataset, class) count, not its class count
     mixup_alpha: float = 0.2
     ema_decay: float = 0.98
+    sam_rho: float = 0.0  # > 0: sharpness-aware minimisation, each step's gradient taken at w + rho g / |g|
     tta_mirror: bool = True
     members: int = 3  # > 1: an ensemble of independently trained models (seeds seed + 1000 m), one shipped graph
     partner: str = "ststnet"  # a second architecture trained beside the members (seed + 1000 members), same graph

@@ -81,6 +81,27 @@ def predict_groups(
     return probs
 
 
+def _sharpness_aware_grad(params: dict[str, torch.Tensor], loss_fn: Callable[..., torch.Tensor], args: tuple,
+                          rho: float, amp) -> None:
+    """Replace each group's gradient (already in ``.grad``) by the gradient of ``loss_fn(*args).sum()`` at that
+    group's weights moved by ``rho`` along its normalised gradient (SAM, Foret et al. 2021); the weights are
+    restored."""
+    with torch.no_grad():
+        grads = {k: v.grad for k, v in params.items() if v.grad is not None}
+        norm = torch.stack([g.flatten(1).pow(2).sum(1) for g in grads.values()]).sum(0).sqrt()  # (groups,)
+        saved = {k: params[k].detach().clone() for k in grads}
+        for k, g in grads.items():
+            params[k].add_(rho * g / (norm.view(-1, *[1] * (g.dim() - 1)) + 1e-12))
+    for v in params.values():
+        v.grad = None
+    with amp:
+        loss = loss_fn(*args).sum()
+    loss.backward()
+    with torch.no_grad():
+        for k, w in saved.items():
+            params[k].copy_(w)
+
+
 def train_groups(
     cfg: TrainConfig,
     images: torch.Tensor,
@@ -161,10 +182,13 @@ def train_groups(
             xb = random_flow_noise(xb, gen, cfg.flow_noise)
             xb = random_erase(xb, gen, cfg.erase_px)
             xb, tb = mixup(xb, tb, gen, cfg.mixup_alpha)
+            args = (params, buffers, xb.to(device), tb.to(device), weights)
             with amp:
-                loss = grouped_loss(params, buffers, xb.to(device), tb.to(device), weights).sum()
+                loss = grouped_loss(*args).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.sam_rho > 0:
+                _sharpness_aware_grad(params, grouped_loss, args, cfg.sam_rho, amp)
             opt.step()
             sched.step()
             step += 1

@@ -41,3 +41,15 @@ def test_a_missing_run_is_one_line(tmp_path):
     data = make_synthetic_set(n_subjects=6, per_subject=10, seed=3)
     with pytest.raises(SystemExit, match="no member"):
         tuning_mix.loso_rows(data, [tmp_path], [tmp_path], 0.4, "cmd")
+
+
+def test_a_joined_partner_averages_the_same_seed_of_each_line():
+    order = [2, 0, 1]
+    a = np.random.default_rng(1).dirichlet(np.ones(3), (2, 3))
+    b = np.random.default_rng(2).dirichlet(np.ones(3), (2, 3))
+    lines = [{"name": n, "heldout_index": order, "final_probs_per_seed": p.tolist()} for n, p in (("a", a), ("b", b))]
+    np.testing.assert_allclose(tuning_mix._partner_probs(lines, "a+b", order), (a + b) / 2)
+    np.testing.assert_allclose(tuning_mix._partner_probs(lines, "a", order), a)
+    lines.append({"name": "c", "heldout_index": order, "final_probs_per_seed": a[:1].tolist()})
+    with pytest.raises(SystemExit, match="same number of seeds"):
+        tuning_mix._partner_probs(lines, "a+c", order)

@@ -193,3 +193,25 @@ def test_dataset_balancing_needs_the_datasets_and_trains_with_them(synth):
     datasets = np.where(np.arange(len(synth)) % 2 == 0, "a", "b")
     res = train_groups(cfg, images, synth.labels, pools, evals, seed=0, n_classes=3, datasets=datasets)
     assert np.isfinite(res.train_loss).all() and res.probs.shape == (1, 1, 20, 3)
+
+
+def test_sharpness_aware_gradient_is_taken_at_each_groups_own_ascent_point():
+    from sofp.training.trainer import _sharpness_aware_grad
+
+    w0 = torch.tensor([[1.0, 2.0], [0.0, -3.0]])  # two groups; loss = sum_g sum (w_g^3) / 3, grad = w^2
+    params = {"w": w0.clone().requires_grad_()}
+    loss = (params["w"] ** 3 / 3).sum()
+    loss.backward()
+    _sharpness_aware_grad(params, lambda w: w ** 3 / 3, (params["w"],), 0.1, torch.autocast("cpu", enabled=False))
+    g = w0 ** 2
+    ascent = w0 + 0.1 * g / g.norm(dim=1, keepdim=True)  # each group normalised by its own gradient's norm
+    assert torch.allclose(params["w"].grad, ascent ** 2)
+    assert torch.equal(params["w"].detach(), w0)  # the weights are restored
+
+
+def test_sharpness_aware_training_runs_and_differs(synth):
+    images = torch.from_numpy(features_to_input(synth.images))
+    cfg = TrainConfig(epochs=1, batch_size=16).solo()
+    runs = [train_groups(c, images, synth.labels, [np.arange(40)], [np.arange(5)], seed=0, n_classes=3)
+            for c in (cfg, TrainConfig(epochs=1, batch_size=16, sam_rho=0.05).solo())]
+    assert np.isfinite(runs[1].train_loss).all() and not np.allclose(runs[0].probs, runs[1].probs)
