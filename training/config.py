@@ -30,6 +30,9 @@ class TrainConfig:
     mixup_alpha: float = 0.2
     ema_decay: float = 0.98
     sam_rho: float = 0.0  # > 0: sharpness-aware minimisation, each step's gradient taken at w + rho g / |g|
+    # > 0: each target mixed with this share of a teacher's probability (the shipped partner's model, trained first
+    # on the same subjects: distillation)
+    distill_weight: float = 0.0
     tta_mirror: bool = True
     members: int = 3  # > 1: an ensemble of independently trained models (seeds seed + 1000 m), one shipped graph
     partner: str = "ststnet"  # a second architecture trained beside the members (seed + 1000 members), same graph

@@ -13,7 +13,7 @@ import contextlib
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -102,6 +102,22 @@ def _sharpness_aware_grad(params: dict[str, torch.Tensor], loss_fn: Callable[...
             params[k].copy_(w)
 
 
+def _teacher_targets(cfg: TrainConfig, images: torch.Tensor, labels: np.ndarray, onehot: torch.Tensor,
+                     train_pools: list[np.ndarray], seed: int, n_classes: int, first_group: int,
+                     device: str | torch.device, datasets: np.ndarray | None) -> torch.Tensor:
+    """Per group, every sample's target mixed with a teacher's final probability: (G, N, C). The teacher is the
+    shipped partner's model (``TrainConfig().partner``) on this schedule, trained first on the group's own pool
+    (so on no held-out subject)."""
+    shipped = TrainConfig()
+    teacher = replace(cfg, model=shipped.partner, model_config=dict(shipped.partner_config), members=1, partner="",
+                      partner_config={}, distill_weight=0.0)
+    everything = [np.arange(len(labels))] * len(train_pools)
+    res = train_groups(teacher, images, labels, train_pools, everything, seed, n_classes, first_group=first_group,
+                       device=device, datasets=datasets)
+    probs = torch.from_numpy(res.probs[-1]).float()  # (G, N, C)
+    return (1.0 - cfg.distill_weight) * onehot + cfg.distill_weight * probs
+
+
 def train_groups(
     cfg: TrainConfig,
     images: torch.Tensor,
@@ -147,6 +163,8 @@ def train_groups(
         sample_w = np.ones((n_groups, len(labels)), np.float32)
     sample_w_t = torch.from_numpy(sample_w)
     onehot = torch.eye(n_classes)[torch.from_numpy(labels)]
+    soft = (_teacher_targets(cfg, images, labels, onehot, train_pools, seed, n_classes, first_group, device, datasets)
+            if cfg.distill_weight > 0 else None)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
     eval_idx = padded_index(eval_sets)
@@ -175,7 +193,8 @@ def train_groups(
         for s in range(steps):
             idx = table[s]
             sw = torch.gather(sample_w_t, 1, idx)[..., None]  # mixed with the targets, as their last column
-            xb, tb = images[idx], torch.cat([onehot[idx], sw], dim=-1)
+            target = onehot[idx] if soft is None else soft[torch.arange(n_groups)[:, None], idx]
+            xb, tb = images[idx], torch.cat([target, sw], dim=-1)
             if cfg.mirror_aug:
                 xb = random_mirror(xb, gen)
             xb = random_shift(xb, gen, cfg.shift_px, cfg.scale_jitter)

@@ -215,3 +215,27 @@ def test_sharpness_aware_training_runs_and_differs(synth):
     runs = [train_groups(c, images, synth.labels, [np.arange(40)], [np.arange(5)], seed=0, n_classes=3)
             for c in (cfg, TrainConfig(epochs=1, batch_size=16, sam_rho=0.05).solo())]
     assert np.isfinite(runs[1].train_loss).all() and not np.allclose(runs[0].probs, runs[1].probs)
+
+
+def test_distillation_targets_mix_the_label_with_a_teacher_trained_on_the_pool_only(synth, monkeypatch):
+    from sofp.training import trainer
+
+    images = torch.from_numpy(features_to_input(synth.images))
+    pools = [np.arange(0, 60), np.arange(60, 120)]
+    seen = {}
+    real = trainer.train_groups
+
+    def spy(cfg, images, labels, train_pools, eval_sets, *args, **kwargs):
+        if cfg.model == "ststnet":
+            seen.update(pools=train_pools, cfg=cfg)
+        return real(cfg, images, labels, train_pools, eval_sets, *args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_groups", spy)
+    cfg = TrainConfig(epochs=1, batch_size=16, distill_weight=0.25).solo()
+    onehot = torch.eye(3)[torch.from_numpy(synth.labels)]
+    soft = trainer._teacher_targets(cfg, images, synth.labels, onehot, pools, 0, 3, 0, "cpu", None)
+    assert soft.shape == (2, len(synth), 3) and torch.allclose(soft.sum(-1), torch.ones(2, len(synth)))
+    assert seen["pools"] is pools and seen["cfg"].distill_weight == 0.0  # the teacher: own pools, no teacher itself
+    assert seen["cfg"].model_config == TrainConfig().partner_config
+    teacher = real(seen["cfg"], images, synth.labels, pools, [np.arange(len(synth))] * 2, 0, 3)
+    assert torch.allclose(soft, 0.75 * onehot + 0.25 * torch.from_numpy(teacher.probs[-1]).float())
