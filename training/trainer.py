@@ -109,12 +109,12 @@ def _teacher_targets(cfg: TrainConfig, images: torch.Tensor, labels: np.ndarray,
     shipped partner's model (``TrainConfig().partner``) on this schedule, trained first on the group's own pool
     (so on no held-out subject)."""
     shipped = TrainConfig()
-    teacher = replace(cfg, model=shipped.partner, model_config=dict(shipped.partner_config), members=1, partner="",
-                      partner_config={}, distill_weight=0.0)
-    everything = [np.arange(len(labels))] * len(train_pools)
-    res = train_groups(teacher, images, labels, train_pools, everything, seed, n_classes, first_group=first_group,
-                       device=device, datasets=datasets)
-    probs = torch.from_numpy(res.probs[-1]).float()  # (G, N, C)
+    teacher = replace(cfg, partner=shipped.partner, partner_config=shipped.partner_config,
+                      distill_weight=0.0).partner_schedule()
+    res = train_groups(teacher, images, labels, train_pools, [p[:1] for p in train_pools], seed, n_classes,
+                       first_group=first_group, device=device, datasets=datasets)
+    every = images.unsqueeze(0).expand(len(train_pools), *images.shape)  # each group labels every sample, once
+    probs = predict_groups(res.base, res.params, res.buffers, every, teacher.tta_mirror).float()  # (G, N, C)
     return (1.0 - cfg.distill_weight) * onehot + cfg.distill_weight * probs
 
 
