@@ -4,8 +4,9 @@ read by a linear or RBF classifier, and its mix with SOFP's probabilities.
 Asks whether a model with another inductive bias makes other mistakes than SOFP, enough for a mix to
 clear the issue's accuracy target. Everything is chosen on the tuning split (``benchmarks/tuning.py``'s
 subject groups): the classifier alone, and its mix with the SOFP tuning-split probabilities of a stored
-``tuning_composite.jsonl`` line at each mixing weight. ``--loso-runs`` then checks one pre-chosen mix once
-under LOSO, against the stored per-sample probabilities of the shipped model's LOSO runs.
+``tuning_composite.jsonl`` line at each mixing weight. ``--loso-runs`` (run folders) or ``--loso-predictions``
+(an accuracy benchmark's per-sample predictions) then checks one pre-chosen mix once under LOSO, against the
+stored per-sample probabilities of LOSO runs.
 
     python benchmarks/handcrafted.py --data ../shared/data/composite
     python benchmarks/handcrafted.py --data ../shared/data/composite --loso-runs runs/accuracy/sofp-seed0 \\
@@ -101,15 +102,27 @@ def tuning_rows(data: FlowSet, x: np.ndarray, sofp_line: dict, classifier: str, 
     return rows
 
 
-def loso_rows(data: FlowSet, x: np.ndarray, runs: list[Path], classifier: str, weight: float) -> list[dict]:
+def stored_runs(run_dirs: list[Path], predictions: Path | None, model: str) -> list[tuple[str, dict]]:
+    """(name, {"index", "probs"}) of each stored LOSO run: a run folder's result.json, or each seed of ``model`` in
+    an accuracy benchmark's ``*_predictions.json``."""
+    runs = [(str(d), json.loads((d / "result.json").read_text())["predictions"]) for d in run_dirs]
+    if predictions is not None:
+        stored = json.loads(predictions.read_text())
+        if model not in stored:
+            raise SystemExit(f"error: {predictions} has no model {model!r} (it has {', '.join(stored)})")
+        runs += [(f"{predictions.name} {model} seed {seed}", pred) for seed, pred in stored[model].items()]
+    return runs
+
+
+def loso_rows(data: FlowSet, x: np.ndarray, runs: list[tuple[str, dict]], classifier: str,
+              weight: float) -> list[dict]:
     """The classifier under LOSO, mixed at ``weight`` with each stored LOSO run's per-sample probabilities."""
     probs = np.zeros((len(data), len(data.label_names)))
     for fold in loso_folds(data.subjects):
         probs[fold.test] = fit_predict(classifier, x, data.labels, fold.train, fold.test)
     rows = [{"name": f"handcrafted-{classifier}-loso", "weight": 1.0,
              **scores(data.labels, probs, data.datasets, data.label_names)}]
-    for run in runs:
-        pred = json.loads((run / "result.json").read_text())["predictions"]
+    for run, pred in runs:
         idx, sofp = np.asarray(pred["index"]), np.asarray(pred["probs"])
         y, ds = data.labels[idx], data.datasets[idx]
         rows.append({"name": f"loso {run}", "weight": 0.0, **scores(y, sofp, ds, data.label_names)})
@@ -127,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="subtract each subject's or dataset's mean flow image (tuning split only)")
     p.add_argument("--loso-runs", type=Path, nargs="*", default=[],
                    help="LOSO run folders (result.json): check the mix under LOSO instead of tuning")
-    p.add_argument("--weight", type=float, default=0.25, help="mixing weight for the --loso-runs check")
+    p.add_argument("--loso-predictions", type=Path,
+                   help="an accuracy benchmark's *_predictions.json: check the mix with each seed of --loso-model")
+    p.add_argument("--loso-model", default="sofp", help="the model of --loso-predictions to mix with")
+    p.add_argument("--weight", type=float, default=0.25, help="mixing weight for the LOSO check")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/tuning_composite.jsonl"))
     args = p.parse_args(argv)
     data = load_flowset(args.data)
@@ -137,9 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: no line named {args.sofp_line!r} in {args.out}")
     command = "python benchmarks/handcrafted.py " + " ".join(sys.argv[1:])
     rows = []
-    if args.loso_runs:
+    if args.loso_runs or args.loso_predictions:
+        runs = stored_runs(args.loso_runs, args.loso_predictions, args.loso_model)
         for clf in args.classifier:
-            rows += loso_rows(data, features(data, "none"), args.loso_runs, clf, args.weight)
+            rows += loso_rows(data, features(data, "none"), runs, clf, args.weight)
     else:
         for norm in args.normalise:
             x = features(data, norm)

@@ -20,6 +20,8 @@ class TrainConfig:
     weight_decay: float = 0.05
     warmup_epochs: int = 3
     focal_gamma: float = 2.0
+    label_smoothing: float = 0.0  # each one-hot target mixed with this share of the uniform distribution
+    class_weight_power: float = 1.0  # class weights in the loss: (1 / class frequency) ** this (0: unweighted)
     sym_weight: float = 0.1  # L_sym weight (SOFP only)
     mirror_aug: bool = True  # left-right mirrored training samples (off: less robust to the flow, README)
     shift_px: float = 1.5
@@ -33,6 +35,10 @@ class TrainConfig:
     # > 0: each target mixed with this share of a teacher's probability (the shipped partner's model, trained first
     # on the same subjects: distillation)
     distill_weight: float = 0.0
+    # > 0: at epoch ``drop_epoch`` each group drops, per class, this share of its pool that its EMA model finds
+    # hardest (largest cross-entropy) and trains on the rest (small-loss selection against label noise)
+    drop_hard: float = 0.0
+    drop_epoch: int = 10
     tta_mirror: bool = True
     members: int = 3  # > 1: an ensemble of independently trained models (seeds seed + 1000 m), one shipped graph
     partner: str = "ststnet"  # a second architecture trained beside the members (seed + 1000 members), same graph

@@ -6,11 +6,18 @@ import numpy as np
 import torch
 
 
-def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Per-class weights proportional to inverse frequency, normalised to mean 1: (C,) float32."""
+def class_weights(labels: np.ndarray, n_classes: int, power: float = 1.0) -> np.ndarray:
+    """Per-class weights proportional to (1 / frequency) ** power (1: inverse frequency, 0: all equal),
+    normalised to mean 1: (C,) float32. A class absent from ``labels`` weighs 0."""
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    w = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
+    w = np.where(counts > 0, 1.0 / np.maximum(counts, 1) ** power, 0.0)
     return (w * n_classes / w.sum()).astype(np.float32)
+
+
+def smoothed_onehot(labels: np.ndarray, n_classes: int, smoothing: float) -> torch.Tensor:
+    """(N, C) targets: one-hot labels mixed with ``smoothing`` x the uniform distribution (label smoothing)."""
+    onehot = torch.eye(n_classes)[torch.from_numpy(labels)]
+    return (1.0 - smoothing) * onehot + smoothing / n_classes
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, gamma: float,

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from sofp.training.config import TrainConfig
 from sofp.training.data.augment import mirror, mixup, random_erase, random_flow_noise, random_mirror, random_shift
-from sofp.training.losses import cell_weights, class_weights, focal_loss
+from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot
 from sofp.training.models import build_model
 
 
@@ -118,6 +118,20 @@ def _teacher_targets(cfg: TrainConfig, images: torch.Tensor, labels: np.ndarray,
     return (1.0 - cfg.distill_weight) * onehot + cfg.distill_weight * probs
 
 
+def drop_hardest(probs: np.ndarray, labels: np.ndarray, pools: list[np.ndarray], share: float) -> list[np.ndarray]:
+    """Each pool without, per class, the ``round(share x its count)`` samples whose probability of their own
+    label is lowest. probs: (G, longest, C), group g's pool in its first ``len(pools[g])`` rows."""
+    kept = []
+    for g, pool in enumerate(pools):
+        own = probs[g, np.arange(len(pool)), labels[pool]]
+        drop = np.zeros(len(pool), bool)
+        for c in np.unique(labels[pool]):
+            rows = np.flatnonzero(labels[pool] == c)
+            drop[rows[np.argsort(own[rows], kind="stable")[: round(share * len(rows))]]] = True
+        kept.append(pool[~drop])
+    return kept
+
+
 def train_groups(
     cfg: TrainConfig,
     images: torch.Tensor,
@@ -159,10 +173,11 @@ def train_groups(
         for g, p in enumerate(train_pools):
             sample_w[g, p] = cell_weights(labels[p], datasets[p])
     else:
-        weights = torch.from_numpy(np.stack([class_weights(labels[p], n_classes) for p in train_pools])).to(device)
+        weights = torch.from_numpy(
+            np.stack([class_weights(labels[p], n_classes, cfg.class_weight_power) for p in train_pools])).to(device)
         sample_w = np.ones((n_groups, len(labels)), np.float32)
     sample_w_t = torch.from_numpy(sample_w)
-    onehot = torch.eye(n_classes)[torch.from_numpy(labels)]
+    onehot = smoothed_onehot(labels, n_classes, cfg.label_smoothing)
     soft = (_teacher_targets(cfg, images, labels, onehot, train_pools, seed, n_classes, first_group, device, datasets)
             if cfg.distill_weight > 0 else None)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
@@ -187,6 +202,10 @@ def train_groups(
     bar = tqdm(range(cfg.epochs), desc=progress or "train", unit="epoch", leave=False, disable=progress is None)
     step = 0
     for epoch in bar:
+        if cfg.drop_hard > 0 and epoch == cfg.drop_epoch:
+            x_pool = images[torch.from_numpy(padded_index(train_pools))].to(device)
+            pool_probs = predict_groups(base, ema, buffers, x_pool, cfg.tta_mirror).float().cpu().numpy()
+            train_pools = drop_hardest(pool_probs, labels, train_pools, cfg.drop_hard)
         base.train()
         table = torch.from_numpy(_index_table(rng, train_pools, steps, cfg.batch_size))
         epoch_loss = 0.0

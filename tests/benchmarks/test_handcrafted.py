@@ -32,8 +32,12 @@ def test_loso_mix_scores_the_stored_run_and_its_mix(tmp_path):
     run.mkdir()
     (run / "result.json").write_text(json.dumps({"predictions": {"index": list(range(len(data))),
                                                                  "probs": probs.tolist()}}))
-    rows = handcrafted.loso_rows(data, handcrafted.features(data, "none"), [run], "logreg", 0.25)
-    assert [r["weight"] for r in rows] == [1.0, 0.0, 0.25]
+    pred = {"index": list(range(len(data)))[::-1], "probs": probs[::-1].tolist()}  # another sample order
+    (tmp_path / "p.json").write_text(json.dumps({"sofp": {"0": pred}}))
+    runs = handcrafted.stored_runs([run], tmp_path / "p.json", "sofp")
+    assert [name for name, _ in runs] == [str(run), "p.json sofp seed 0"]
+    rows = handcrafted.loso_rows(data, handcrafted.features(data, "none"), runs, "logreg", 0.25)
+    assert [r["weight"] for r in rows] == [1.0, 0.0, 0.25, 0.0, 0.25]
     stored = handcrafted.scores(data.labels, probs, data.datasets, data.label_names)
-    assert rows[1]["uf1"] == stored["uf1"]
+    assert rows[1]["uf1"] == rows[3]["uf1"] == stored["uf1"] and rows[2]["uf1"] == rows[4]["uf1"]
     assert rows[0]["uf1"] > 0.9  # the synthetic classes move the face in different directions

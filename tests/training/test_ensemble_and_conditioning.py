@@ -7,7 +7,7 @@ import torch
 from sofp.training.data.augment import mirror, random_erase, random_flow_noise, random_shift
 from sofp.training.data.perturb import PERTURBATIONS
 from sofp.training.loso import member_seed, tuning_groups
-from sofp.training.losses import cell_weights, focal_loss
+from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot
 from sofp.training.models import build_model
 from sofp.training.models.configs import StstnetConfig
 from sofp.training.models.ensemble import Ensemble, EnsembleConfig
@@ -199,6 +199,21 @@ def test_cell_weights_give_every_dataset_class_cell_the_same_total():
     assert np.isclose(w.mean(), 1.0)
     totals = {(c, lab): w[(cells == c) & (labels == lab)].sum() for c, lab in zip(cells, labels, strict=True)}
     assert np.allclose(list(totals.values()), 2.0)
+
+
+def test_class_weight_power_moves_from_equal_weights_to_inverse_frequency():
+    labels = np.array([0] * 8 + [1] * 2 + [2] * 2)  # class 0 four times as frequent
+    for power, ratio in [(1.0, 4.0), (0.5, 2.0), (0.0, 1.0)]:
+        w = class_weights(labels, 4, power)
+        assert np.isclose(w[:3].sum() + w[3], 4.0) and w[3] == 0.0  # mean 1 over the 4 classes, absent class 0
+        assert np.isclose(w[1] / w[0], ratio) and w[1] == w[2]
+
+
+def test_label_smoothing_moves_a_share_of_each_target_to_the_uniform_distribution():
+    labels = np.array([2, 0])
+    assert torch.equal(smoothed_onehot(labels, 3, 0.0), torch.eye(3)[[2, 0]])  # off: exactly one-hot
+    t = smoothed_onehot(labels, 3, 0.3)
+    assert torch.allclose(t, torch.tensor([[0.1, 0.1, 0.8], [0.8, 0.1, 0.1]]))
 
 
 def test_sample_weights_scale_each_samples_focal_term():

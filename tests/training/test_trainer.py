@@ -239,3 +239,32 @@ def test_distillation_targets_mix_the_label_with_a_teacher_trained_on_the_pool_o
     assert seen["cfg"].model_config == TrainConfig().partner_config
     teacher = real(seen["cfg"], images, synth.labels, pools, [np.arange(len(synth))] * 2, 0, 3)
     assert torch.allclose(soft, 0.75 * onehot + 0.25 * torch.from_numpy(teacher.probs[-1]).float())
+
+
+def test_drop_hardest_removes_each_classs_least_likely_share_per_group():
+    from sofp.training.trainer import drop_hardest
+
+    labels = np.array([0, 0, 0, 0, 1, 1, 0, 1])
+    pools = [np.array([0, 1, 2, 3, 4, 5]), np.array([6, 7])]
+    probs = np.full((2, 6, 2), 0.5)
+    probs[0, :4, 0] = [0.9, 0.2, 0.8, 0.1]  # own-label probabilities of class 0 in group 0: 1 and 3 are hardest
+    probs[0, 4:6, 1] = [0.3, 0.7]
+    kept = drop_hardest(probs, labels, pools, 0.5)
+    assert kept[0].tolist() == [0, 2, 5]  # two of four class-0 samples, one of two class-1 samples
+    assert kept[1].tolist() == [6, 7]  # round(0.5 x 1) = 0: a class of one keeps its sample
+
+
+def test_dropping_hard_samples_trains_on_fewer_and_differs(synth, monkeypatch):
+    from sofp.training import trainer
+
+    images = torch.from_numpy(features_to_input(synth.images))
+    pools, evals = [np.arange(40, len(synth))], [np.arange(20)]
+    seen = []
+    real = trainer._index_table
+    monkeypatch.setattr(trainer, "_index_table", lambda rng, p, *a: seen.append(len(p[0])) or real(rng, p, *a))
+    cfg = TrainConfig(epochs=3, batch_size=16, members=1, partner="", drop_hard=0.25, drop_epoch=1)
+    dropped = train_groups(cfg, images, synth.labels, pools, evals, seed=0, n_classes=3)
+    assert seen[0] == len(pools[0]) and seen[1] == seen[2] < len(pools[0]) * 0.8  # from epoch 1 on
+    plain = train_groups(TrainConfig(epochs=3, batch_size=16).solo(), images, synth.labels, pools, evals, seed=0,
+                         n_classes=3)
+    assert np.allclose(plain.probs[0], dropped.probs[0]) and not np.allclose(plain.probs[-1], dropped.probs[-1])
