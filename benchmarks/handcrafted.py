@@ -30,7 +30,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from sofp.runtime.features import features_to_input
+from sofp.runtime.features import features_to_input, mirror_features
 from sofp.training.data.flowset import FlowSet, load_flowset
 from sofp.training.loso import loso_folds, tuning_groups
 from sofp.training.metrics import summarise
@@ -57,10 +57,11 @@ def hoof(uv: np.ndarray, cells: int = 4, bins: int = 8) -> np.ndarray:
     return hist / (hist.sum(axis=1, keepdims=True) + 1e-6)
 
 
-def features(data: FlowSet, normalise: str) -> np.ndarray:
+def features(data: FlowSet, normalise: str, mirrored: bool = False) -> np.ndarray:
     """HOOF (x 10) beside the 4 x 4-pooled centred u and v: (N, 128 + 98). ``normalise`` subtracts the mean
-    flow image of each subject or dataset first (unlabelled statistics of the held-out subject, too)."""
-    x = features_to_input(data.images)[:, :2].astype(np.float64)
+    flow image of each subject or dataset first (unlabelled statistics of the held-out subject, too);
+    ``mirrored``: of each image's left-right mirror."""
+    x = features_to_input(mirror_features(data.images) if mirrored else data.images)[:, :2].astype(np.float64)
     uv = x - x.mean(axis=(2, 3), keepdims=True)
     if normalise != "none":
         keys = data.subjects if normalise == "subject" else data.datasets
@@ -70,9 +71,18 @@ def features(data: FlowSet, normalise: str) -> np.ndarray:
     return np.hstack([10 * hoof(uv), pooled])
 
 
-def fit_predict(classifier: str, x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+def fit_predict(classifier: str, x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
+                x_mirror: np.ndarray | None = None, augment: bool = False) -> np.ndarray:
+    """Probabilities of ``test`` from the classifier fit on ``train``; with ``x_mirror`` (the features of each
+    sample's mirror), the mean of the sample's and its mirror's, as the runtime averages them, and with
+    ``augment`` also fit on the training samples' mirrors."""
     clf = make_pipeline(StandardScaler(), CLASSIFIERS[classifier]())
-    return clf.fit(x[train], y[train]).predict_proba(x[test])
+    if augment and x_mirror is not None:
+        clf.fit(np.concatenate([x[train], x_mirror[train]]), np.concatenate([y[train], y[train]]))
+    else:
+        clf.fit(x[train], y[train])
+    probs = clf.predict_proba(x[test])
+    return probs if x_mirror is None else 0.5 * (probs + clf.predict_proba(x_mirror[test]))
 
 
 def scores(y: np.ndarray, probs: np.ndarray, datasets: np.ndarray, labels: tuple[str, ...]) -> dict:
@@ -83,22 +93,34 @@ def scores(y: np.ndarray, probs: np.ndarray, datasets: np.ndarray, labels: tuple
             "samm_uf1": summarise(y[samm], probs[samm].argmax(-1), labels)["uf1"] if samm.any() else None}
 
 
-def tuning_rows(data: FlowSet, x: np.ndarray, sofp_line: dict, classifier: str, normalise: str) -> list[dict]:
-    """The classifier on the tuning split, alone and mixed with the stored SOFP line's seed-mean probabilities."""
+def tuning_rows(data: FlowSet, x: np.ndarray, sofp_line: dict, classifier: str, normalise: str,
+                weights: tuple[float, ...] = WEIGHTS, x_mirror: np.ndarray | None = None,
+                partner: tuple[dict, float] | None = None, augment: bool = False) -> list[dict]:
+    """The classifier on the tuning split, alone and mixed at each of ``weights`` with the stored SOFP line's
+    seed-mean probabilities; with ``partner`` (a stored line, its weight), with each of that line's seeds mixed
+    into the SOFP mean first (the shipped ensemble), the mix's scores being the mean over the partner's seeds."""
     evals = tuning_groups(data.subjects)
     order = np.concatenate(evals)
-    if sofp_line["heldout_index"] != order.tolist():
-        raise SystemExit("error: the stored SOFP line was not made on this tuning split")
-    probs = np.concatenate([fit_predict(classifier, x, data.labels, np.setdiff1d(np.arange(len(data)), ev), ev)
-                            for ev in evals])
+    lines = [sofp_line] + ([partner[0]] if partner else [])
+    for line in lines:
+        if line["heldout_index"] != order.tolist():
+            raise SystemExit(f"error: the stored line {line['name']!r} was not made on this tuning split")
+    probs = np.concatenate([fit_predict(classifier, x, data.labels, np.setdiff1d(np.arange(len(data)), ev), ev,
+                                        x_mirror, augment) for ev in evals])
     sofp = np.mean(sofp_line["final_probs_per_seed"], axis=0)
+    ensembles = ([(1 - partner[1]) * sofp + partner[1] * np.asarray(p) for p in partner[0]["final_probs_per_seed"]]
+                 if partner else [sofp])
     y, ds = data.labels[order], data.datasets[order]
-    rows = [{"name": f"handcrafted-{classifier}-{normalise}", "weight": 1.0,
+    tag = ("-mirrored" if x_mirror is not None else "") + ("-augmented" if augment else "")
+    rows = [{"name": f"handcrafted-{classifier}-{normalise}{tag}", "weight": 1.0,
              **scores(y, probs, ds, data.label_names), "heldout_index": order.tolist(),
              "final_probs": probs.round(4).tolist()}]
-    for w in WEIGHTS:
-        rows.append({"name": f"handcrafted-{classifier}-{normalise}+{sofp_line['name']}", "weight": w,
-                     **scores(y, (1 - w) * sofp + w * probs, ds, data.label_names)})
+    mixed_with = "+".join(line["name"] for line in lines)
+    for w in weights:
+        per = [scores(y, (1 - w) * ens + w * probs, ds, data.label_names) for ens in ensembles]
+        rows.append({"name": f"handcrafted-{classifier}-{normalise}{tag}+{mixed_with}", "weight": w,
+                     **{k: (None if per[0][k] is None else float(np.mean([r[k] for r in per]))) for k in per[0]},
+                     "uf1_per_partner_seed": [r["uf1"] for r in per]})
     return rows
 
 
@@ -115,18 +137,19 @@ def stored_runs(run_dirs: list[Path], predictions: Path | None, model: str) -> l
 
 
 def loso_rows(data: FlowSet, x: np.ndarray, runs: list[tuple[str, dict]], classifier: str,
-              weight: float) -> list[dict]:
+              weight: float, x_mirror: np.ndarray | None = None, augment: bool = False) -> list[dict]:
     """The classifier under LOSO, mixed at ``weight`` with each stored LOSO run's per-sample probabilities."""
     probs = np.zeros((len(data), len(data.label_names)))
     for fold in loso_folds(data.subjects):
-        probs[fold.test] = fit_predict(classifier, x, data.labels, fold.train, fold.test)
-    rows = [{"name": f"handcrafted-{classifier}-loso", "weight": 1.0,
+        probs[fold.test] = fit_predict(classifier, x, data.labels, fold.train, fold.test, x_mirror, augment)
+    tag = ("-mirrored" if x_mirror is not None else "") + ("-augmented" if augment else "")
+    rows = [{"name": f"handcrafted-{classifier}-loso{tag}", "weight": 1.0,
              **scores(data.labels, probs, data.datasets, data.label_names)}]
     for run, pred in runs:
         idx, sofp = np.asarray(pred["index"]), np.asarray(pred["probs"])
         y, ds = data.labels[idx], data.datasets[idx]
         rows.append({"name": f"loso {run}", "weight": 0.0, **scores(y, sofp, ds, data.label_names)})
-        rows.append({"name": f"loso {run} + handcrafted-{classifier}", "weight": weight,
+        rows.append({"name": f"loso {run} + handcrafted-{classifier}{tag}", "weight": weight,
                      **scores(y, (1 - weight) * sofp + weight * probs[idx], ds, data.label_names)})
     return rows
 
@@ -144,24 +167,39 @@ def main(argv: list[str] | None = None) -> int:
                    help="an accuracy benchmark's *_predictions.json: check the mix with each seed of --loso-model")
     p.add_argument("--loso-model", default="sofp", help="the model of --loso-predictions to mix with")
     p.add_argument("--weight", type=float, default=0.25, help="mixing weight for the LOSO check")
+    p.add_argument("--weights", type=float, nargs="+", default=list(WEIGHTS), help="mixing weights on the split")
+    p.add_argument("--partner-line", help="a stored partner line mixed into --sofp-line first (the shipped ensemble)")
+    p.add_argument("--partner-weight", type=float, default=0.4, help="the partner's weight in that ensemble")
+    p.add_argument("--mirror-average", action="store_true",
+                   help="the classifier's probability is the mean of the sample's and its mirror's (as the runtime)")
+    p.add_argument("--mirror-augment", action="store_true",
+                   help="with --mirror-average: also fit the classifier on the training samples' mirrors")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/tuning_composite.jsonl"))
     args = p.parse_args(argv)
     data = load_flowset(args.data)
     lines = [json.loads(line) for line in args.out.read_text().splitlines()]
-    sofp_line = next((ln for ln in reversed(lines) if ln["name"] == args.sofp_line), None)
-    if sofp_line is None:
-        raise SystemExit(f"error: no line named {args.sofp_line!r} in {args.out}")
+    def line(name: str) -> dict:
+        found = next((ln for ln in reversed(lines) if ln["name"] == name and "final_probs_per_seed" in ln), None)
+        if found is None:
+            raise SystemExit(f"error: no line named {name!r} with stored probabilities in {args.out}")
+        return found
+
+    partner = (line(args.partner_line), args.partner_weight) if args.partner_line else None
     command = "python benchmarks/handcrafted.py " + " ".join(sys.argv[1:])
     rows = []
     if args.loso_runs or args.loso_predictions:
         runs = stored_runs(args.loso_runs, args.loso_predictions, args.loso_model)
+        x_mirror = features(data, "none", mirrored=True) if args.mirror_average else None
         for clf in args.classifier:
-            rows += loso_rows(data, features(data, "none"), runs, clf, args.weight)
+            rows += loso_rows(data, features(data, "none"), runs, clf, args.weight, x_mirror, args.mirror_augment)
     else:
+        sofp_line = line(args.sofp_line)
         for norm in args.normalise:
             x = features(data, norm)
+            x_mirror = features(data, norm, mirrored=True) if args.mirror_average else None
             for clf in args.classifier:
-                rows += tuning_rows(data, x, sofp_line, clf, norm)
+                rows += tuning_rows(data, x, sofp_line, clf, norm, tuple(args.weights), x_mirror, partner,
+                                    args.mirror_augment)
     with args.out.open("a") as fh:
         for row in rows:
             fh.write(json.dumps({**row, "command": command}) + "\n")

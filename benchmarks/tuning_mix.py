@@ -10,6 +10,8 @@ Each partner seed is mixed with the members' seed-mean probability; the row's UF
 partner's seeds (what one shipped ensemble with one partner scores). A partner named ``A+B+C`` is an ensemble
 of partners: its k-th instance is the mean of the k-th seed of lines A, B and C (lines with as many seeds).
 Appends one line per (partner, weight) to benchmarks/results/tuning_composite.jsonl and prints it.
+``--class-bias`` instead asks whether a post-hoc per-class offset on the mix's log-probabilities would help:
+chosen on the whole split (optimistic) and cross-validated over the split's four subject groups.
 
 ``--loso-members``/``--loso-partners`` instead mix stored LOSO runs (pairs: an ensemble folder with
 ``member<m>/result.json``, a single run's folder with ``result.json``) at ``--weight``: how a candidate that
@@ -22,6 +24,7 @@ was not shipped, or a look taken before a choice, was scored (README, tuning_com
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -33,6 +36,7 @@ from sofp.training.loso import mix_probs, tuning_groups
 from sofp.training.metrics import summarise
 
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+BIAS_GRID = np.round(np.arange(-1.0, 1.01, 0.1), 2)  # per-class log-probability offsets tried by --class-bias
 
 
 def _line(lines: list[dict], name: str, order: list[int]) -> dict:
@@ -82,6 +86,39 @@ def loso_rows(data, members: list[Path], partners: list[Path], weight: float, co
     return rows
 
 
+def best_bias(probs: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, float]:
+    """The offset b (class 0's fixed at 0, the others on ``BIAS_GRID``) whose argmax(log p + b) scores the highest
+    UF1 on (probs, y), and that UF1 (the first such b in grid order on ties)."""
+    logp = np.log(probs + 1e-9)
+    best, best_uf1 = np.zeros(probs.shape[1]), -1.0
+    for rest in itertools.product(BIAS_GRID, repeat=probs.shape[1] - 1):
+        b = np.array((0.0, *rest))
+        score = summarise(y, (logp + b).argmax(-1), names)["uf1"]
+        if score > best_uf1:
+            best, best_uf1 = b, score
+    return best, best_uf1
+
+
+def cross_validated_bias(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, names: tuple[str, ...]) -> float:
+    """UF1 of the pooled predictions when each group's offset is the one ``best_bias`` picks on the other groups."""
+    pred = np.empty(len(y), np.int64)
+    for g in np.unique(groups):
+        rest = groups != g
+        b, _ = best_bias(probs[rest], y[rest], names)
+        pred[~rest] = (np.log(probs[~rest] + 1e-9) + b).argmax(-1)
+    return summarise(y, pred, names)["uf1"]
+
+
+def bias_rows(mixes: list[np.ndarray], y: np.ndarray, groups: np.ndarray, names: tuple[str, ...]) -> dict:
+    """A post-hoc class offset on each mix (one per partner seed): chosen and scored on the whole split (in
+    sample, optimistic), and cross-validated over the split's subject groups (chosen on three, scored on the
+    fourth)."""
+    chosen = [best_bias(m, y, names) for m in mixes]
+    return {"uf1_plain": [summarise(y, m.argmax(-1), names)["uf1"] for m in mixes],
+            "bias_in_sample": [b.tolist() for b, _ in chosen], "uf1_in_sample": [u for _, u in chosen],
+            "uf1_cross_validated": [cross_validated_bias(m, y, groups, names) for m in mixes]}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True)
@@ -91,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--loso-members", type=Path, nargs="+", default=[], help="stored LOSO ensemble folders")
     p.add_argument("--loso-partners", type=Path, nargs="+", default=[], help="stored LOSO partner runs, one each")
     p.add_argument("--weight", type=float, default=0.4, help="the partner's weight for --loso-members")
+    p.add_argument("--class-bias", action="store_true",
+                   help="for each partner at --weights: a post-hoc per-class offset, in sample and cross-validated")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/tuning_composite.jsonl"))
     args = p.parse_args(argv)
     if len(args.loso_members) != len(args.loso_partners) or not (args.partners or args.loso_members):
@@ -116,6 +155,21 @@ def main(argv: list[str] | None = None) -> int:
         return summarise(y[mask], probs[mask].argmax(-1), data.label_names)["uf1"]
 
     rows = []
+    if args.class_bias:
+        groups = np.concatenate([np.full(len(g), k) for k, g in enumerate(tuning_groups(data.subjects))])
+        for name in args.partners:
+            partner = _partner_probs(lines, name, order.tolist())
+            for w in args.weights:
+                res = bias_rows([mix_probs([members], seed_probs, w) for seed_probs in partner], y, groups,
+                                data.label_names)
+                row = {"name": f"{args.members}+{name} class bias", "weight": w, **res, "command": command}
+                with args.out.open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                print(f"{row['name']} (w {w:g}): UF1 plain {np.mean(res['uf1_plain']):.3f}, offset chosen in sample "
+                      f"{np.mean(res['uf1_in_sample']):.3f}, cross-validated "
+                      f"{np.mean(res['uf1_cross_validated']):.3f} (per partner seed "
+                      + ", ".join(f"{u:.3f}" for u in res["uf1_cross_validated"]) + ")")
+        return 0
     for name in args.partners:
         partner = _partner_probs(lines, name, order.tolist())
         for w in [0.0, *args.weights, 1.0]:

@@ -53,3 +53,17 @@ def test_a_joined_partner_averages_the_same_seed_of_each_line():
     lines.append({"name": "c", "heldout_index": order, "final_probs_per_seed": a[:1].tolist()})
     with pytest.raises(SystemExit, match="same number of seeds"):
         tuning_mix._partner_probs(lines, "a+c", order)
+
+
+def test_the_class_offset_corrects_a_shifted_class_and_cross_validation_chooses_without_the_scored_group():
+    names = ("a", "b", "c")
+    y = np.repeat([0, 1, 2], 20)
+    base = np.eye(3)[y] * 0.5 + 0.1
+    probs = base * [1, 1, 8]  # class 2 pushed up: classes 0 and 1 are predicted as 2 until the offset lowers it
+    assert summarise(y, probs.argmax(-1), names)["uf1"] < 0.5
+    b, uf1 = tuning_mix.best_bias(probs, y, names)
+    assert uf1 == 1.0 and b[0] == 0.0 and b[2] - b[1] < 0  # the offset corrects the shift
+    groups = np.tile([0, 1], 30)
+    assert tuning_mix.cross_validated_bias(probs, y, groups, names) == 1.0  # the shift is the same in both groups
+    flipped = np.where((groups == 1)[:, None], base * [1, 1, 1 / 8], probs)  # group 1 shifted the other way
+    assert tuning_mix.cross_validated_bias(flipped, y, groups, names) < tuning_mix.best_bias(flipped, y, names)[1]
