@@ -91,7 +91,11 @@ def build_train_config(args: argparse.Namespace) -> TrainConfig:
         except ValueError as exc:
             settings = ", ".join(f"{k}={v}" for k, v in cfg.items())
             raise UsageError(f"--set: {what} cannot be built with {settings}: {exc}") from None
-    return TrainConfig(model=args.model, model_config=model_cfg, **train)
+    cfg = TrainConfig(model=args.model, model_config=model_cfg, **train)
+    if cfg.drop_hard > 0 and cfg.drop_epoch >= cfg.epochs:
+        raise UsageError(f"--set: drop_epoch {cfg.drop_epoch} is not below epochs {cfg.epochs}: "
+                         "nothing would be dropped")
+    return cfg
 
 
 def check_input_paths(args: argparse.Namespace) -> None:

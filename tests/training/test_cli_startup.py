@@ -30,6 +30,8 @@ def test_settings_and_configs_import_no_torch():
     (["--set", "lr=abc"], "error: --set lr=abc: lr is a number, got 'abc'"),
     (["--model", "vit"], "error: unknown model 'vit'; known: ensemble, sofp, ststnet"),
     (["--set", "model.heads=3"], "error: --set: sofp cannot be built with heads=3: dim 32 is not divisible by heads 3"),
+    (["--set", "drop_hard=0.1", "--set", "epochs=10"],
+     "error: --set: drop_epoch 10 is not below epochs 10: nothing would be dropped"),
 ])
 def test_usage_error_is_one_fast_line(tmp_path, args, message):
     (tmp_path / "labels.csv").write_text("file,dataset,subject,sample,label,emotion\n"
