@@ -176,8 +176,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --mirror-average: also fit the classifier on the training samples' mirrors")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/tuning_composite.jsonl"))
     args = p.parse_args(argv)
+    if args.mirror_augment and not args.mirror_average:
+        p.error("--mirror-augment needs --mirror-average")
     data = load_flowset(args.data)
     lines = [json.loads(line) for line in args.out.read_text().splitlines()]
+
     def line(name: str) -> dict:
         found = next((ln for ln in reversed(lines) if ln["name"] == name and "final_probs_per_seed" in ln), None)
         if found is None:
