@@ -22,7 +22,15 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
 from sofp.training.config import TrainConfig
-from sofp.training.data.augment import mirror, mixup, random_erase, random_flow_noise, random_mirror, random_shift
+from sofp.training.data.augment import (
+    mirror,
+    mixup,
+    random_erase,
+    random_flow_noise,
+    random_gain,
+    random_mirror,
+    random_shift,
+)
 from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot
 from sofp.training.models import build_model
 
@@ -218,6 +226,7 @@ def train_groups(
                 xb = random_mirror(xb, gen)
             xb = random_shift(xb, gen, cfg.shift_px, cfg.scale_jitter)
             xb = random_flow_noise(xb, gen, cfg.flow_noise)
+            xb = random_gain(xb, gen, cfg.gain_jitter)
             xb = random_erase(xb, gen, cfg.erase_px)
             xb, tb = mixup(xb, tb, gen, cfg.mixup_alpha)
             args = (params, buffers, xb.to(device), tb.to(device), weights)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sofp.training.data.augment import mirror, random_erase, random_flow_noise, random_shift
+from sofp.training.data.augment import mirror, random_erase, random_flow_noise, random_gain, random_shift
 from sofp.training.data.perturb import PERTURBATIONS
 from sofp.training.loso import member_seed, tuning_groups
 from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot
@@ -135,6 +135,19 @@ def test_flow_noise_augmentation_renormalises_u_and_v_and_leaves_strain():
     flat = y[..., :2, :, :].flatten(-2)
     assert np.allclose(flat.amin(-1).numpy(), 0, atol=1e-6) and np.allclose(flat.amax(-1).numpy(), 1, atol=1e-6)
     assert random_flow_noise(x, gen, 0.0) is x
+
+
+def test_gain_scales_u_and_v_about_their_means_within_its_range_and_keeps_the_mirror_identity():
+    x = 0.5 + 0.05 * torch.randn(2, 4, 3, 28, 28)  # small spread: no clipping at gains up to e^0.5
+    y = random_gain(x, torch.Generator().manual_seed(0), 0.5)
+    assert y.shape == x.shape and torch.equal(y[..., 2, :, :], x[..., 2, :, :])
+    cx = x[..., :2, :, :] - x[..., :2, :, :].mean((-2, -1), True)
+    cy = y[..., :2, :, :] - y[..., :2, :, :].mean((-2, -1), True)
+    gain = (cy.flatten(-2) / cx.flatten(-2)).median(-1).values  # one gain per sample and channel
+    assert torch.allclose(cy, gain[..., None, None] * cx, atol=1e-5)
+    assert (gain > np.exp(-0.5) - 1e-4).all() and (gain < np.exp(0.5) + 1e-4).all() and gain.std() > 0.05
+    assert torch.allclose(random_gain(mirror(x), torch.Generator().manual_seed(0), 0.5), mirror(y), atol=1e-6)
+    assert random_gain(x, torch.Generator(), 0.0) is x
 
 
 def test_shift_without_zoom_draws_exactly_what_a_shift_alone_drew():

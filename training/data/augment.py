@@ -80,6 +80,21 @@ def random_flow_noise(x: torch.Tensor, gen: torch.Generator, amplitude: float) -
     return torch.cat([uv, flat[:, 2:]], dim=1).reshape(*lead, c, h, w)
 
 
+def random_gain(x: torch.Tensor, gen: torch.Generator, max_log_gain: float) -> torch.Tensor:
+    """Scale u and v of each sample about their image means by independent gains exp(U(-a, a)), a =
+    ``max_log_gain``, clipped to 0..1: the per-image min-max normalisation of the flow images gives the same
+    motion another contrast in each image, and the u / v balance with it. Keeps the mirror identity u -> 1 - u."""
+    if max_log_gain <= 0:
+        return x
+    lead, (c, h, w) = x.shape[:-3], x.shape[-3:]
+    flat = x.reshape(-1, c, h, w)
+    gain = torch.exp((2 * torch.rand(flat.shape[0], 2, 1, 1, generator=gen) - 1) * max_log_gain)
+    uv = flat[:, :2]
+    mean = uv.mean(dim=(-2, -1), keepdim=True)
+    uv = (mean + gain * (uv - mean)).clamp(0.0, 1.0)
+    return torch.cat([uv, flat[:, 2:]], dim=1).reshape(*lead, c, h, w)
+
+
 def random_erase(x: torch.Tensor, gen: torch.Generator, max_px: int, p: float = 0.5) -> torch.Tensor:
     """Cut-out: with probability ``p`` set a square of side 1..``max_px`` at a random place of each sample to
     that sample's channel means (no motion after centring), so no single region decides the label."""
