@@ -280,3 +280,14 @@ def test_ststnet_switches_ignore_strain_and_a_per_image_offset_and_keep_the_mirr
     assert torch.allclose(model.condition(mirror(x)), mirror(model.condition(x)), atol=1e-6)
     with pytest.raises(ValueError, match="blur needs center"):
         StstnetConfig(blur=0.7)
+
+
+def test_ststnet_average_pooling_averages_each_window_without_the_padding():
+    model = build_model("ststnet", pool="avg", branches=(1,)).eval()
+    pool = model.branches[0][3]
+    x = torch.arange(36.0).view(1, 1, 6, 6)
+    out = pool(x)  # windows of 3 x 3, stride 3, one pixel of padding: the corner window holds 2 x 2 pixels
+    assert out.shape == (1, 1, 2, 2) and out[0, 0, 0, 0] == x[0, 0, :2, :2].mean()
+    assert isinstance(build_model("ststnet").branches[0][3], torch.nn.MaxPool2d)
+    with pytest.raises(ValueError, match="pool must be max or avg"):
+        StstnetConfig(pool="median")

@@ -66,10 +66,13 @@ class StstnetConfig:
     use_strain: bool = True  # False: the strain channel is zeroed at the input (flows disagree on it)
     center: bool = False  # subtract each channel's image mean (re-centred on 0.5) before the branches
     blur: float = 0.0  # with center: Gaussian sigma (pixels) smoothing each centred channel
+    pool: str = "max"  # each branch's 3 x 3 pooling: "max" (the release) or "avg" (sums motion, as histograms do)
 
     def __post_init__(self) -> None:
         if self.blur and not self.center:
             raise ValueError("blur needs center=True (the blur acts on the centred channels)")
+        if self.pool not in ("max", "avg"):
+            raise ValueError(f"pool must be max or avg, got {self.pool!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

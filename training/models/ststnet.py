@@ -8,6 +8,7 @@ fold's batch only (each fold is its own model under vmap), so no fold sees anoth
 Three input switches that are not in the release, off by default (``StstnetConfig``), as in SOFP's input
 conditioning: ``use_strain=False`` zeroes the strain channel, ``center`` re-centres each channel on its image
 mean, and ``blur`` smooths the centred channels with a Gaussian. The shipped ensemble's partner uses all three.
+``pool="avg"`` averages each pooling window instead of taking its maximum (tried for the partner; not adopted).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class STSTNet(nn.Module):
                 nn.Conv2d(3, c, 3, padding=2),
                 nn.ReLU(),
                 nn.BatchNorm2d(c),
-                nn.MaxPool2d(3, stride=3, padding=1),
+                nn.MaxPool2d(3, stride=3, padding=1) if cfg.pool == "max"
+                else nn.AvgPool2d(3, stride=3, padding=1, count_include_pad=False),
                 nn.Dropout(cfg.dropout),
             )
             for c in cfg.branches
