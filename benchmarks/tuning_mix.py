@@ -10,6 +10,9 @@ Each partner seed is mixed with the members' seed-mean probability; the row's UF
 partner's seeds (what one shipped ensemble with one partner scores). A partner named ``A+B+C`` is an ensemble
 of partners: its k-th instance is the mean of the k-th seed of lines A, B and C (lines with as many seeds).
 Appends one line per (partner, weight) to benchmarks/results/tuning_composite.jsonl and prints it.
+``--every-member-line`` takes, as the members, each stored SOFP line with at least three seeds in turn (its first
+three seeds): which member recipe mixes best with a given partner. The best of many lines is biased upwards; a
+winner needs new seeds before it counts.
 ``--class-bias`` instead asks whether a post-hoc per-class offset on the mix's log-probabilities would help:
 chosen on the whole split (optimistic) and cross-validated over the split's four subject groups.
 
@@ -46,6 +49,13 @@ def _line(lines: list[dict], name: str, order: list[int]) -> dict:
     if line["heldout_index"] != order:
         raise SystemExit(f"error: the line {name!r} was not made on this tuning split")
     return line
+
+
+def _sofp_lines(lines: list[dict], order: list[int]) -> list[str]:
+    """Names of the stored SOFP lines of this split with at least three seeds of probabilities (last one wins)."""
+    names = {ln["name"]: ln for ln in lines if "final_probs_per_seed" in ln and ln["heldout_index"] == order}
+    return [n for n, ln in names.items()
+            if ln.get("set", {}).get("model", "sofp") == "sofp" and len(ln["final_probs_per_seed"]) >= 3]
 
 
 def _partner_probs(lines: list[dict], name: str, order: list[int]) -> np.ndarray:
@@ -123,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True)
     p.add_argument("--members", default="full-rerun", help="the jsonl line whose seeds are the ensemble's members")
+    p.add_argument("--every-member-line", action="store_true",
+                   help="mix each stored SOFP line with >= 3 seeds in turn as the members (a sweep)")
     p.add_argument("--partners", nargs="+", default=[], help="jsonl lines of partner candidates")
     p.add_argument("--weights", type=float, nargs="+", default=list(WEIGHTS))
     p.add_argument("--loso-members", type=Path, nargs="+", default=[], help="stored LOSO ensemble folders")
@@ -149,13 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     order = np.concatenate(tuning_groups(data.subjects))
     y, samm = data.labels[order], data.datasets[order] == "samm"
     lines = [json.loads(line) for line in args.out.read_text().splitlines()]
-    members = np.mean(_line(lines, args.members, order.tolist())["final_probs_per_seed"], axis=0)
+    member_names = _sofp_lines(lines, order.tolist()) if args.every_member_line else [args.members]
 
     def uf1(probs: np.ndarray, mask: np.ndarray | slice = slice(None)) -> float:
         return summarise(y[mask], probs[mask].argmax(-1), data.label_names)["uf1"]
 
     rows = []
     if args.class_bias:
+        members = np.mean(_line(lines, args.members, order.tolist())["final_probs_per_seed"], axis=0)
         groups = np.concatenate([np.full(len(g), k) for k, g in enumerate(tuning_groups(data.subjects))])
         for name in args.partners:
             partner = _partner_probs(lines, name, order.tolist())
@@ -170,12 +183,14 @@ def main(argv: list[str] | None = None) -> int:
                       f"{np.mean(res['uf1_cross_validated']):.3f} (per partner seed "
                       + ", ".join(f"{u:.3f}" for u in res["uf1_cross_validated"]) + ")")
         return 0
-    for name in args.partners:
+    for members_name, name in itertools.product(member_names, args.partners):
+        seeds = _line(lines, members_name, order.tolist())["final_probs_per_seed"]
+        members = np.mean(seeds[:3] if args.every_member_line else seeds, axis=0)
         partner = _partner_probs(lines, name, order.tolist())
         for w in [0.0, *args.weights, 1.0]:
             mixes = [mix_probs([members], seed_probs, w) for seed_probs in partner]
             per_seed = [uf1(m) for m in mixes]
-            rows.append({"name": f"{args.members}+{name}", "members": args.members, "partner": name, "weight": w,
+            rows.append({"name": f"{members_name}+{name}", "members": members_name, "partner": name, "weight": w,
                          "uf1_final": float(np.mean(per_seed)), "uf1_per_partner_seed": per_seed,
                          "samm_uf1": float(np.mean([uf1(m, samm) for m in mixes])), "command": command})
     with args.out.open("a") as fh:

@@ -28,6 +28,7 @@ class TrainConfig:
     scale_jitter: float = 0.0  # random zoom of the input by up to this fraction (another crop's size)
     flow_noise: float = 0.0  # smooth noise on u and v, up to this fraction of their range (flow-to-flow differences)
     gain_jitter: float = 0.0  # u and v scaled about their means by exp(U(-a, a)) each (another image's contrast)
+    strain_swap: float = 0.0  # with this probability a sample gets another batch sample's strain channel
     erase_px: int = 0  # cut-out: with probability 0.5 a square of up to this side set to the channel's mean
     balance_datasets: bool = False  # weight each sample by 1 / its (dataset, class) count, not its class count
     mixup_alpha: float = 0.2

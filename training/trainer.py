@@ -30,6 +30,7 @@ from sofp.training.data.augment import (
     random_gain,
     random_mirror,
     random_shift,
+    random_strain_swap,
 )
 from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot
 from sofp.training.models import build_model
@@ -227,6 +228,7 @@ def train_groups(
             xb = random_shift(xb, gen, cfg.shift_px, cfg.scale_jitter)
             xb = random_flow_noise(xb, gen, cfg.flow_noise)
             xb = random_gain(xb, gen, cfg.gain_jitter)
+            xb = random_strain_swap(xb, gen, cfg.strain_swap)
             xb = random_erase(xb, gen, cfg.erase_px)
             xb, tb = mixup(xb, tb, gen, cfg.mixup_alpha)
             args = (params, buffers, xb.to(device), tb.to(device), weights)

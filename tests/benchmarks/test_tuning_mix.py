@@ -55,6 +55,20 @@ def test_a_joined_partner_averages_the_same_seed_of_each_line():
         tuning_mix._partner_probs(lines, "a+c", order)
 
 
+def test_the_member_sweep_takes_each_sofp_line_of_this_split_with_three_seeds_once():
+    order = [2, 0, 1]
+    probs = np.random.default_rng(1).dirichlet(np.ones(3), (3, 3)).tolist()
+    lines = [
+        {"name": "a", "set": {}, "heldout_index": order, "final_probs_per_seed": probs[:2]},  # replaced below
+        {"name": "st", "set": {"model": "ststnet"}, "heldout_index": order, "final_probs_per_seed": probs},
+        {"name": "other-split", "set": {}, "heldout_index": [0, 1, 2], "final_probs_per_seed": probs},
+        {"name": "two-seeds", "set": {}, "heldout_index": order, "final_probs_per_seed": probs[:2]},
+        {"name": "a+st", "weight": 0.4, "uf1_final": 0.7},  # a mix row: no probabilities
+        {"name": "a", "set": {"model": "sofp"}, "heldout_index": order, "final_probs_per_seed": probs},
+    ]
+    assert tuning_mix._sofp_lines(lines, order) == ["a"]
+
+
 def test_the_class_offset_corrects_a_shifted_class_and_cross_validation_chooses_without_the_scored_group():
     names = ("a", "b", "c")
     y = np.repeat([0, 1, 2], 20)

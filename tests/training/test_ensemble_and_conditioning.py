@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from sofp.training.data.augment import mirror, random_erase, random_flow_noise, random_gain, random_shift
+from sofp.training.data.augment import (
+    mirror,
+    random_erase,
+    random_flow_noise,
+    random_gain,
+    random_shift,
+    random_strain_swap,
+)
 from sofp.training.data.perturb import PERTURBATIONS
 from sofp.training.loso import member_seed, tuning_groups
 from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot
@@ -135,6 +142,19 @@ def test_flow_noise_augmentation_renormalises_u_and_v_and_leaves_strain():
     flat = y[..., :2, :, :].flatten(-2)
     assert np.allclose(flat.amin(-1).numpy(), 0, atol=1e-6) and np.allclose(flat.amax(-1).numpy(), 1, atol=1e-6)
     assert random_flow_noise(x, gen, 0.0) is x
+
+
+def test_strain_swap_takes_another_strain_of_the_same_group_and_leaves_u_and_v():
+    x = torch.rand(2, 6, 3, 5, 5)
+    y = random_strain_swap(x, torch.Generator().manual_seed(0), 1.0)
+    assert torch.equal(y[..., :2, :, :], x[..., :2, :, :])
+    for g in range(2):  # every strain map is one of its own group's; with p 1 the group's set is permuted
+        donors = [next(c for c in range(6) if torch.equal(y[g, b, 2], x[g, c, 2])) for b in range(6)]
+        assert sorted(donors) == list(range(6))
+    half = random_strain_swap(x, torch.Generator().manual_seed(1), 0.5)
+    kept = [torch.equal(half[g, b, 2], x[g, b, 2]) for g in range(2) for b in range(6)]
+    assert 0 < sum(kept) < 12
+    assert random_strain_swap(x, torch.Generator(), 0.0) is x
 
 
 def test_gain_scales_u_and_v_about_their_means_within_its_range_and_keeps_the_mirror_identity():
@@ -291,3 +311,41 @@ def test_ststnet_average_pooling_averages_each_window_without_the_padding():
     assert isinstance(build_model("ststnet").branches[0][3], torch.nn.MaxPool2d)
     with pytest.raises(ValueError, match="pool must be max or avg"):
         StstnetConfig(pool="median")
+
+
+@pytest.mark.parametrize("name, kw", [("sofp", {}), ("ststnet", {"use_strain": False, "center": True})])
+def test_recomputed_strain_is_the_centred_flows_strain_whatever_the_stored_one_says(name, kw):
+    torch.manual_seed(0)
+    model = build_model(name, strain_from_flow=True, **kw).eval()
+    x = torch.rand(2, 3, 28, 28)
+    other = x.clone()
+    other[:, 2] = torch.rand(2, 28, 28)  # another flow implementation's strain map: not read
+    assert torch.equal(model(x), model(other))
+    condition = model.global_encoder.conditioning if name == "sofp" else model.condition
+    u, v = (c - c.mean(axis=(-2, -1), keepdims=True) for c in (x[:, 0].numpy(), x[:, 1].numpy()))
+    (uy, ux), (vy, vx) = np.gradient(u, axis=(1, 2)), np.gradient(v, axis=(1, 2))
+    strain = 2.0 * np.sqrt(ux ** 2 + vy ** 2 + 0.5 * (uy + vx) ** 2)
+    got = condition(x)[:, 2].numpy() - 0.5
+    assert np.allclose(got[:, 1:-1, 1:-1], strain[:, 1:-1, 1:-1], atol=1e-5)  # central differences inside
+    assert torch.allclose(condition(mirror(x)), mirror(condition(x)), atol=1e-6)
+    with pytest.raises(ValueError, match="strain_from_flow needs"):
+        build_model(name, strain_from_flow=True, use_strain=True, center=True)
+
+
+def test_orientation_channels_bin_the_centred_flow_by_direction_and_mirror_onto_the_mirrored_bins():
+    model = build_model("ststnet", use_strain=False, center=True, orientation_bins=8).eval()
+    x = torch.full((1, 3, 28, 28), 0.5)
+    x[0, 0, 10:14, 10:14] += 0.3  # rightward motion in one patch: bin 0 (direction 0), its neighbours cos(45)^3
+    bins = model.condition(x)[0, 3:]
+    assert bins.shape == (8, 28, 28)
+    there = bins[:, 12, 12]
+    assert there[0] > 0.1 and torch.allclose(there[[1, 7]], there[0] * 0.5 ** 1.5)
+    assert there[2:7].abs().max() < 1e-6
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 28, 28)
+    a, b = model.condition(mirror(x)), model.condition(x)
+    mirrored_bins = b[:, 3:][:, [(4 - k) % 8 for k in range(8)]].flip(-1)  # direction pi - theta
+    assert torch.allclose(a, torch.cat([mirror(b[:, :3]), mirrored_bins], 1), atol=1e-6)
+    assert model(x).shape == (2, 3)
+    with pytest.raises(ValueError, match="orientation_bins"):
+        StstnetConfig(center=True, orientation_bins=3)

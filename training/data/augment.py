@@ -95,6 +95,22 @@ def random_gain(x: torch.Tensor, gen: torch.Generator, max_log_gain: float) -> t
     return torch.cat([uv, flat[:, 2:]], dim=1).reshape(*lead, c, h, w)
 
 
+def random_strain_swap(x: torch.Tensor, gen: torch.Generator, p: float) -> torch.Tensor:
+    """With probability ``p`` per sample, give it the strain channel of another sample of the same batch (the
+    last batch axis: a grouped batch (G, B, 3, H, W) swaps within each group, so no group sees another's
+    samples): the label cannot lean on strain, which two flow implementations disagree on, beyond what u and v
+    agree with. Keeps the mirror identity (strain only flips)."""
+    if p <= 0:
+        return x
+    b = x.shape[-4]
+    lead = x.shape[:-4]
+    donors = torch.argsort(torch.rand(*lead, b, generator=gen), dim=-1)
+    swap = torch.rand(*lead, b, generator=gen) < p
+    strain = torch.gather(x[..., 2, :, :], -3, donors[..., None, None].expand(*lead, b, *x.shape[-2:]))
+    strain = torch.where(swap[..., None, None], strain, x[..., 2, :, :])
+    return torch.cat([x[..., :2, :, :], strain.unsqueeze(-3)], dim=-3)
+
+
 def random_erase(x: torch.Tensor, gen: torch.Generator, max_px: int, p: float = 0.5) -> torch.Tensor:
     """Cut-out: with probability ``p`` set a square of side 1..``max_px`` at a random place of each sample to
     that sample's channel means (no motion after centring), so no single region decides the label."""

@@ -15,6 +15,13 @@ from sofp.runtime.errors import UsageError
 ENCODERS = ("conv", "maxpool")  # SOFP's region/global encoder kinds
 
 
+def check_strain_from_flow(on: bool, use_strain: bool, center: bool, magnitude: bool = False) -> None:
+    """``strain_from_flow`` takes the ignored strain channel's place and reads the centred u, v."""
+    if on and (use_strain or not center or magnitude):
+        raise ValueError("strain_from_flow needs center=True, use_strain=False and magnitude=False "
+                         "(it takes the strain channel's place)")
+
+
 @dataclass(frozen=True)
 class SofpConfig:
     """Widths, depths and ablation switches of the SOFP network."""
@@ -39,6 +46,7 @@ class SofpConfig:
     use_strain: bool = False  # False: the strain channel is zeroed at the input (flows disagree on it)
     blur: float = 0.0  # with center: Gaussian sigma (pixels of the 28 x 28 image) smoothing each channel
     magnitude: bool = False  # with center and use_strain=False: the third channel carries |(u, v)| instead
+    strain_from_flow: bool = False  # with center and use_strain=False: strain recomputed from the centred u, v
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -51,6 +59,7 @@ class SofpConfig:
             raise ValueError(f"center_stat must be mean or median, got {self.center_stat!r}")
         if self.magnitude and (self.use_strain or not self.center):
             raise ValueError("magnitude needs center=True and use_strain=False (it takes the strain channel's place)")
+        check_strain_from_flow(self.strain_from_flow, self.use_strain, self.center, self.magnitude)
         if self.heads < 1 or self.dim % self.heads:
             raise ValueError(f"dim {self.dim} is not divisible by heads {self.heads}")
 
@@ -67,8 +76,13 @@ class StstnetConfig:
     center: bool = False  # subtract each channel's image mean (re-centred on 0.5) before the branches
     blur: float = 0.0  # with center: Gaussian sigma (pixels) smoothing each centred channel
     pool: str = "max"  # each branch's 3 x 3 pooling: "max" (the release) or "avg" (sums motion, as histograms do)
+    strain_from_flow: bool = False  # with center and use_strain=False: strain recomputed from the centred u, v
+    orientation_bins: int = 0  # with center: this many flow-orientation channels beside u, v, strain (even)
 
     def __post_init__(self) -> None:
+        check_strain_from_flow(self.strain_from_flow, self.use_strain, self.center)
+        if self.orientation_bins and (self.orientation_bins % 2 or not self.center):
+            raise ValueError(f"orientation_bins needs center=True and an even count, got {self.orientation_bins}")
         if self.blur and not self.center:
             raise ValueError("blur needs center=True (the blur acts on the centred channels)")
         if self.pool not in ("max", "avg"):

@@ -8,7 +8,11 @@ fold's batch only (each fold is its own model under vmap), so no fold sees anoth
 Three input switches that are not in the release, off by default (``StstnetConfig``), as in SOFP's input
 conditioning: ``use_strain=False`` zeroes the strain channel, ``center`` re-centres each channel on its image
 mean, and ``blur`` smooths the centred channels with a Gaussian. The shipped ensemble's partner uses all three.
-``pool="avg"`` averages each pooling window instead of taking its maximum (tried for the partner; not adopted).
+Tried for the partner on the tuning split and not adopted (``tuning_composite.md``), all off by default:
+``pool="avg"`` averages each pooling window instead of taking its maximum; ``strain_from_flow`` recomputes the
+strain channel from the centred u, v (as in SOFP's conditioning); ``orientation_bins=K`` adds K channels beside
+(u, v, strain): the centred flow's magnitude, softly binned by its direction (a per-pixel orientation histogram,
+sharpened by a cube; the branches' pooling sums it into cells, as hand-crafted HOOF features do).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sofp.training.models.configs import StstnetConfig
-from sofp.training.models.sofp import gaussian_kernel
+from sofp.training.models.sofp import gaussian_kernel, optical_strain
 
 
 class STSTNet(nn.Module):
@@ -26,6 +30,7 @@ class STSTNet(nn.Module):
 
     channel_mask: torch.Tensor  # buffers, declared for the type checker
     kernel: torch.Tensor
+    directions: torch.Tensor
 
     def __init__(self, cfg: StstnetConfig) -> None:
         super().__init__()
@@ -34,9 +39,13 @@ class STSTNet(nn.Module):
                              persistent=False)
         if cfg.blur:
             self.register_buffer("kernel", gaussian_kernel(cfg.blur), persistent=False)
+        if cfg.orientation_bins:
+            angles = 2 * torch.pi * torch.arange(cfg.orientation_bins) / cfg.orientation_bins
+            self.register_buffer("directions", torch.stack([angles.cos(), angles.sin()], 1)[..., None, None],
+                                 persistent=False)
         self.branches = nn.ModuleList(
             nn.Sequential(
-                nn.Conv2d(3, c, 3, padding=2),
+                nn.Conv2d(3 + cfg.orientation_bins, c, 3, padding=2),
                 nn.ReLU(),
                 nn.BatchNorm2d(c),
                 nn.MaxPool2d(3, stride=3, padding=1) if cfg.pool == "max"
@@ -56,6 +65,12 @@ class STSTNet(nn.Module):
             x = x - x.mean(dim=(-2, -1), keepdim=True)
             if self.cfg.blur:
                 x = F.conv2d(x, self.kernel, padding=self.kernel.shape[-1] // 2, groups=3)
+            if self.cfg.strain_from_flow:
+                x = x + optical_strain(x[:, :1], x[:, 1:2]) * (1.0 - self.channel_mask)
+            if self.cfg.orientation_bins:  # (N, 2, H, W) centred u, v projected on each bin's direction
+                proj = F.conv2d(x[:, :2], self.directions)
+                bins = F.relu(proj).pow(3) / (x[:, :2].pow(2).sum(1, keepdim=True) + 1e-4)
+                return torch.cat([x + 0.5, bins], dim=1)
             x = x + 0.5
         return x
 
