@@ -349,3 +349,15 @@ def test_orientation_channels_bin_the_centred_flow_by_direction_and_mirror_onto_
     assert model(x).shape == (2, 3)
     with pytest.raises(ValueError, match="orientation_bins"):
         StstnetConfig(center=True, orientation_bins=3)
+
+
+def test_ststnet_scale_gives_each_centred_channel_the_same_spread_as_sofps():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 28, 28) * torch.tensor([0.2, 1.0, 1.0]).view(1, 3, 1, 1)  # u with a fifth of the contrast
+    st = build_model("ststnet", use_strain=False, center=True, scale=True).eval()
+    sofp = build_model("sofp", scale=True).eval()
+    assert torch.allclose(st.condition(x), sofp.global_encoder.conditioning(x), atol=1e-6)
+    spread = st.condition(x)[:, :2].std(dim=(-2, -1))
+    assert torch.allclose(spread, torch.full((2, 2), 0.25), atol=5e-3)  # up to the RMS's epsilon
+    with pytest.raises(ValueError, match="scale needs center"):
+        StstnetConfig(scale=True)

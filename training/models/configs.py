@@ -78,9 +78,12 @@ class StstnetConfig:
     pool: str = "max"  # each branch's 3 x 3 pooling: "max" (the release) or "avg" (sums motion, as histograms do)
     strain_from_flow: bool = False  # with center and use_strain=False: strain recomputed from the centred u, v
     orientation_bins: int = 0  # with center: this many flow-orientation channels beside u, v, strain (even)
+    scale: bool = False  # with center: divide each channel by its image standard deviation (x 0.25), as SOFP's
 
     def __post_init__(self) -> None:
         check_strain_from_flow(self.strain_from_flow, self.use_strain, self.center)
+        if self.scale and not self.center:
+            raise ValueError("scale needs center=True (it acts on the centred channels)")
         if self.orientation_bins and (self.orientation_bins % 2 or not self.center):
             raise ValueError(f"orientation_bins needs center=True and an even count, got {self.orientation_bins}")
         if self.blur and not self.center:

@@ -128,6 +128,11 @@ def gaussian_kernel(sigma: float, channels: int = 3) -> torch.Tensor:
 STRAIN_GAIN = 2.0  # recomputed strain's spread is about half a centred u channel's (0.062 against 0.133)
 
 
+def scale_channels(x: torch.Tensor) -> torch.Tensor:
+    """Centred channels divided by their image RMS, x 0.25 (a fixed spread; a zeroed channel stays zero)."""
+    return 0.25 * x / (x.pow(2).mean(dim=(-2, -1), keepdim=True) + 1e-4).sqrt()
+
+
 def optical_strain(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Optical strain magnitude sqrt(u_x^2 + v_y^2 + (u_y + v_x)^2 / 2) of (N, 1, H, W) flow channels, by
     central differences over zero padding (so a mirror of the flow mirrors its strain exactly), x STRAIN_GAIN."""
@@ -172,7 +177,7 @@ class InputConditioning(nn.Module):
             if self.cfg.blur:
                 x = F.conv2d(x, self.kernel, padding=self.kernel.shape[-1] // 2, groups=3)
             if self.cfg.scale:
-                x = 0.25 * x / (x.pow(2).mean(dim=(-2, -1), keepdim=True) + 1e-4).sqrt()
+                x = scale_channels(x)
             if self.cfg.magnitude:  # |(u, v)| in the zeroed strain channel: mirror-symmetric, like strain
                 x = x + (x[:, :1].pow(2) + x[:, 1:2].pow(2) + 1e-8).sqrt() * (1.0 - self.channel_mask)
             if self.cfg.strain_from_flow:

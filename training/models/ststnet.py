@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sofp.training.models.configs import StstnetConfig
-from sofp.training.models.sofp import gaussian_kernel, optical_strain
+from sofp.training.models.sofp import gaussian_kernel, optical_strain, scale_channels
 
 
 class STSTNet(nn.Module):
@@ -65,6 +65,8 @@ class STSTNet(nn.Module):
             x = x - x.mean(dim=(-2, -1), keepdim=True)
             if self.cfg.blur:
                 x = F.conv2d(x, self.kernel, padding=self.kernel.shape[-1] // 2, groups=3)
+            if self.cfg.scale:
+                x = scale_channels(x)
             if self.cfg.strain_from_flow:
                 x = x + optical_strain(x[:, :1], x[:, 1:2]) * (1.0 - self.channel_mask)
             if self.cfg.orientation_bins:  # (N, 2, H, W) centred u, v projected on each bin's direction
