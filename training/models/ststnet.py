@@ -12,7 +12,8 @@ Tried for the partner on the tuning split and not adopted (``tuning_composite.md
 ``pool="avg"`` averages each pooling window instead of taking its maximum; ``strain_from_flow`` recomputes the
 strain channel from the centred u, v (as in SOFP's conditioning); ``orientation_bins=K`` adds K channels beside
 (u, v, strain): the centred flow's magnitude, softly binned by its direction (a per-pixel orientation histogram,
-sharpened by a cube; the branches' pooling sums it into cells, as hand-crafted HOOF features do).
+sharpened by a cube; the branches' pooling sums it into cells, as hand-crafted HOOF features do); ``scale`` gives
+each centred channel a fixed spread (as SOFP's ``scale``).
 """
 
 from __future__ import annotations
