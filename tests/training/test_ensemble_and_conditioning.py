@@ -361,3 +361,19 @@ def test_ststnet_scale_gives_each_centred_channel_the_same_spread_as_sofps():
     assert torch.allclose(spread, torch.full((2, 2), 0.25), atol=5e-3)  # up to the RMS's epsilon
     with pytest.raises(ValueError, match="scale needs center"):
         StstnetConfig(scale=True)
+
+
+def test_asymmetry_channel_is_zero_for_a_mirror_symmetric_motion_and_keeps_the_mirror_identity():
+    model = build_model("ststnet", use_strain=False, center=True, asymmetry=True).eval()
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 28, 28)
+    sym = x.clone()
+    sym[..., 14:] = mirror(x)[..., 14:]  # the right half is the left half's mirror image: no one-sided motion
+    sym[..., :14] = mirror(sym)[..., :14]
+    assert torch.allclose(model.condition(sym)[:, 2], torch.full((2, 28, 28), 0.5), atol=1e-3)
+    assert (model.condition(x)[:, 2] - 0.5).mean() > 0.05
+    assert torch.allclose(model.condition(mirror(x)), mirror(model.condition(x)), atol=1e-6)
+    with pytest.raises(ValueError, match="asymmetry needs"):
+        StstnetConfig(asymmetry=True, center=True)
+    with pytest.raises(ValueError, match="strain_from_flow needs"):
+        StstnetConfig(asymmetry=True, strain_from_flow=True, center=True, use_strain=False)

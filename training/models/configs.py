@@ -15,11 +15,12 @@ from sofp.runtime.errors import UsageError
 ENCODERS = ("conv", "maxpool")  # SOFP's region/global encoder kinds
 
 
-def check_strain_from_flow(on: bool, use_strain: bool, center: bool, magnitude: bool = False) -> None:
-    """``strain_from_flow`` takes the ignored strain channel's place and reads the centred u, v."""
-    if on and (use_strain or not center or magnitude):
-        raise ValueError("strain_from_flow needs center=True, use_strain=False and magnitude=False "
-                         "(it takes the strain channel's place)")
+def check_strain_from_flow(on: bool, use_strain: bool, center: bool, other: bool = False) -> None:
+    """``strain_from_flow`` takes the ignored strain channel's place (``other``: another feature there) and reads
+    the centred u, v."""
+    if on and (use_strain or not center or other):
+        raise ValueError("strain_from_flow needs center=True, use_strain=False and no other feature in the strain "
+                         "channel's place")
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,12 @@ class StstnetConfig:
     strain_from_flow: bool = False  # with center and use_strain=False: strain recomputed from the centred u, v
     orientation_bins: int = 0  # with center: this many flow-orientation channels beside u, v, strain (even)
     scale: bool = False  # with center: divide each channel by its image standard deviation (x 0.25), as SOFP's
+    asymmetry: bool = False  # with center and use_strain=False: |flow - its mirror| in the strain channel's place
 
     def __post_init__(self) -> None:
-        check_strain_from_flow(self.strain_from_flow, self.use_strain, self.center)
+        check_strain_from_flow(self.strain_from_flow, self.use_strain, self.center, self.asymmetry)
+        if self.asymmetry and (self.use_strain or not self.center):
+            raise ValueError("asymmetry needs center=True and use_strain=False (it takes the strain channel's place)")
         if self.scale and not self.center:
             raise ValueError("scale needs center=True (it acts on the centred channels)")
         if self.orientation_bins and (self.orientation_bins % 2 or not self.center):

@@ -13,7 +13,8 @@ Tried for the partner on the tuning split and not adopted (``tuning_composite.md
 strain channel from the centred u, v (as in SOFP's conditioning); ``orientation_bins=K`` adds K channels beside
 (u, v, strain): the centred flow's magnitude, softly binned by its direction (a per-pixel orientation histogram,
 sharpened by a cube; the branches' pooling sums it into cells, as hand-crafted HOOF features do); ``scale`` gives
-each centred channel a fixed spread (as SOFP's ``scale``).
+each centred channel a fixed spread (as SOFP's ``scale``); ``asymmetry`` puts |flow - its mirror image| in the
+ignored strain channel's place (how one-sided the motion is, whichever side).
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ class STSTNet(nn.Module):
                 x = scale_channels(x)
             if self.cfg.strain_from_flow:
                 x = x + optical_strain(x[:, :1], x[:, 1:2]) * (1.0 - self.channel_mask)
+            if self.cfg.asymmetry:  # how far the motion is from its own mirror image (u -> -u, columns flipped)
+                d = torch.cat([x[:, :1] + x[:, :1].flip(-1), x[:, 1:2] - x[:, 1:2].flip(-1)], dim=1)
+                x = x + (d.pow(2).sum(1, keepdim=True) + 1e-8).sqrt() * (1.0 - self.channel_mask)
             if self.cfg.orientation_bins:  # (N, 2, H, W) centred u, v projected on each bin's direction
                 proj = F.conv2d(x[:, :2], self.directions)
                 bins = F.relu(proj).pow(3) / (x[:, :2].pow(2).sum(1, keepdim=True) + 1e-4)
