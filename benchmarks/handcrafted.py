@@ -192,9 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     if args.loso_runs or args.loso_predictions:
         runs = stored_runs(args.loso_runs, args.loso_predictions, args.loso_model)
+        x = features(data, "none")
         x_mirror = features(data, "none", mirrored=True) if args.mirror_average else None
         for clf in args.classifier:
-            rows += loso_rows(data, features(data, "none"), runs, clf, args.weight, x_mirror, args.mirror_augment)
+            rows += loso_rows(data, x, runs, clf, args.weight, x_mirror, args.mirror_augment)
     else:
         sofp_line = line(args.sofp_line)
         for norm in args.normalise:
