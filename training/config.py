@@ -22,6 +22,8 @@ class TrainConfig:
     focal_gamma: float = 2.0
     label_smoothing: float = 0.0  # each one-hot target mixed with this share of the uniform distribution
     class_weight_power: float = 1.0  # class weights in the loss: (1 / class frequency) ** this (0: unweighted)
+    consistency_weight: float = 0.0  # > 0: this x the squared gap between p(x) and p(x mirrored and shifted)
+    f1_weight: float = 0.0  # > 0: this x (1 - the batch's soft macro F1) added to the loss
     sym_weight: float = 0.1  # L_sym weight (SOFP only)
     mirror_aug: bool = True  # left-right mirrored training samples (off: less robust to the flow, README)
     shift_px: float = 1.5
@@ -30,6 +32,11 @@ class TrainConfig:
     gain_jitter: float = 0.0  # u and v scaled about their means by exp(U(-a, a)) each (another image's contrast)
     strain_swap: float = 0.0  # with this probability a sample gets another batch sample's strain channel
     erase_px: int = 0  # cut-out: with probability 0.5 a square of up to this side set to the channel's mean
+    region_swap: float = 0.0  # with this probability a sample gets the lower face of another sample of its class
+    # > 0: a dataset classifier on the model's pooled features, its gradient reversed into the model with this
+    # weight (domain-adversarial training: features that do not tell the datasets apart)
+    domain_weight: float = 0.0
+    balanced_batches: bool = False  # draw training samples with replacement, every class equally often
     balance_datasets: bool = False  # weight each sample by 1 / its (dataset, class) count, not its class count
     mixup_alpha: float = 0.2
     ema_decay: float = 0.98

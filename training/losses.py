@@ -35,6 +35,15 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
     return per_sample.mean()
 
 
+def soft_f1_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 - the batch's macro F1 computed on probabilities instead of labels (differentiable): logits (B, C),
+    target (B, C) probabilities. Pulls each class's precision and recall together, as UF1 scores them."""
+    p = logits.softmax(dim=-1)
+    tp = (p * target).sum(dim=0)
+    f1 = 2 * tp / (p.sum(dim=0) + target.sum(dim=0)).clamp_min(1e-6)
+    return 1.0 - f1.mean()
+
+
 def cell_weights(labels: np.ndarray, cells: np.ndarray) -> np.ndarray:
     """Per-sample weights proportional to 1 / the size of the sample's (cell, label) group, normalised to
     mean 1: every (dataset, class) cell weighs the same in the loss. (N,) float32."""

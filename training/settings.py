@@ -50,11 +50,12 @@ RANGES: dict[str, Range] = {
     # TrainConfig
     "epochs": AT_LEAST_1, "batch_size": AT_LEAST_1, "lr": POSITIVE, "weight_decay": AT_LEAST_0,
     "warmup_epochs": AT_LEAST_0, "focal_gamma": AT_LEAST_0, "class_weight_power": AT_LEAST_0,
-    "label_smoothing": FRACTION, "sym_weight": AT_LEAST_0, "shift_px": AT_LEAST_0,
+    "label_smoothing": FRACTION, "sym_weight": AT_LEAST_0, "f1_weight": AT_LEAST_0, "shift_px": AT_LEAST_0,
     "mixup_alpha": AT_LEAST_0, "ema_decay": FRACTION, "members": AT_LEAST_1, "flow_noise": AT_LEAST_0,
     "scale_jitter": FRACTION, "erase_px": Range(0, 28), "partner_weight": FRACTION, "drop_hard": FRACTION,
     "drop_epoch": AT_LEAST_0, "gain_jitter": Range(0, 1), "strain_swap": Range(0, 1), "sam_rho": AT_LEAST_0,
-    "distill_weight": Range(0, 1),
+    "distill_weight": Range(0, 1), "region_swap": Range(0, 1), "domain_weight": AT_LEAST_0,
+    "consistency_weight": AT_LEAST_0,
     # model configs (a tuple's range applies to each element)
     "dim": AT_LEAST_1, "stem": AT_LEAST_1, "heads": AT_LEAST_1, "sa_layers": AT_LEAST_0, "mlp_ratio": AT_LEAST_1,
     "head_hidden": AT_LEAST_1, "dropout": FRACTION, "branches": AT_LEAST_1, "orientation_bins": AT_LEAST_0,

@@ -29,10 +29,11 @@ from sofp.training.data.augment import (
     random_flow_noise,
     random_gain,
     random_mirror,
+    random_region_swap,
     random_shift,
     random_strain_swap,
 )
-from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot
+from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot, soft_f1_loss
 from sofp.training.models import build_model
 
 
@@ -57,6 +58,30 @@ def _build_group(cfg: TrainConfig, n_groups: int, seed: int, n_classes: int, fir
     return base, params, buffers
 
 
+DOMAIN = "domain_head."  # the dataset classifier's parameters (domain_weight > 0), trained beside the model only
+
+
+def _domain_targets(cfg: TrainConfig, datasets: np.ndarray | None, n: int) -> torch.Tensor:
+    """(N, D) one-hot dataset of each sample when ``cfg.domain_weight`` > 0, else (N, 0)."""
+    if cfg.domain_weight <= 0:
+        return torch.zeros(n, 0)
+    if datasets is None:
+        raise ValueError("domain_weight needs each sample's dataset")
+    _, index = np.unique(datasets, return_inverse=True)
+    return torch.eye(int(index.max()) + 1)[torch.from_numpy(index)]
+
+
+def _domain_head(cfg: TrainConfig, n_classes: int, n_groups: int, n_domains: int,
+                 device: torch.device) -> dict[str, torch.Tensor]:
+    """Per group, a linear dataset classifier on the model's pooled features (the head's input)."""
+    probe = build_model(cfg.model, num_classes=n_classes, **cfg.model_config).eval()
+    with torch.no_grad():
+        width = probe(torch.zeros(1, 3, 28, 28), with_features=True)[2].shape[-1]
+    weight = torch.randn(n_groups, n_domains, width) * width ** -0.5
+    return {DOMAIN + "weight": weight.to(device).requires_grad_(),
+            DOMAIN + "bias": torch.zeros(n_groups, n_domains, device=device, requires_grad=True)}
+
+
 def padded_index(sets: list[np.ndarray], mode: Literal["edge", "wrap"] = "edge") -> np.ndarray:
     """(G, longest) sample indices: each group's set padded to the longest (``np.pad`` mode; "edge" repeats its
     last sample, "wrap" starts it again), so the groups stack for the vectorised model."""
@@ -64,11 +89,18 @@ def padded_index(sets: list[np.ndarray], mode: Literal["edge", "wrap"] = "edge")
     return np.stack([np.pad(s, (0, longest - len(s)), mode=mode) for s in sets])
 
 
-def _index_table(rng: np.random.Generator, pools: list[np.ndarray], steps: int, batch: int) -> np.ndarray:
-    """(steps, G, batch) sample indices: each group walks a fresh permutation of its own pool."""
+def _index_table(rng: np.random.Generator, pools: list[np.ndarray], steps: int, batch: int,
+                 labels: np.ndarray | None = None) -> np.ndarray:
+    """(steps, G, batch) sample indices: each group walks a fresh permutation of its own pool, or, given
+    ``labels``, draws from it with replacement so that every class is drawn equally often on average."""
     out = np.empty((steps, len(pools), batch), np.int64)
     need = steps * batch
     for g, pool in enumerate(pools):
+        if labels is not None:
+            _, inverse, counts = np.unique(labels[pool], return_inverse=True, return_counts=True)
+            chance = 1.0 / counts[inverse]
+            out[:, g, :] = rng.choice(pool, size=need, p=chance / chance.sum()).reshape(steps, batch)
+            continue
         reps = math.ceil(need / len(pool))
         out[:, g, :] = np.concatenate([rng.permutation(pool) for _ in range(reps)])[:need].reshape(steps, batch)
     return out
@@ -186,6 +218,10 @@ def train_groups(
             np.stack([class_weights(labels[p], n_classes, cfg.class_weight_power) for p in train_pools])).to(device)
         sample_w = np.ones((n_groups, len(labels)), np.float32)
     sample_w_t = torch.from_numpy(sample_w)
+    domains = _domain_targets(cfg, datasets, len(labels))  # (N, D) one-hot datasets, D = 0 when not asked for
+    if domains.shape[1]:
+        params.update(_domain_head(cfg, n_classes, n_groups, domains.shape[1], device))
+    labels_t = torch.from_numpy(labels)
     onehot = smoothed_onehot(labels, n_classes, cfg.label_smoothing)
     soft = (_teacher_targets(cfg, images, labels, onehot, train_pools, seed, n_classes, first_group, device, datasets)
             if cfg.distill_weight > 0 else None)
@@ -202,9 +238,25 @@ def train_groups(
         opt, lambda t: (t + 1) / warm if t < warm else 0.5 * (1 + math.cos(math.pi * (t - warm) / max(1, total - warm)))
     )
 
-    def loss_one(p, b, xb, tb, w):
-        logits, sym = functional_call(base, (p, b), (xb,), {"with_sym": True})
-        return focal_loss(logits, tb[:, :-1], w, cfg.focal_gamma, tb[:, -1]) + cfg.sym_weight * sym
+    def loss_one(p, b, xb, tb, w, xv):
+        target = tb[:, :n_classes]
+        model_p = {k: v for k, v in p.items() if not k.startswith(DOMAIN)}
+        h = None
+        if domains.shape[1]:
+            logits, sym, h = functional_call(base, (model_p, b), (xb,), {"with_features": True})
+        else:
+            logits, sym = functional_call(base, (model_p, b), (xb,), {"with_sym": True})
+        loss = focal_loss(logits, target, w, cfg.focal_gamma, tb[:, -1]) + cfg.sym_weight * sym
+        if cfg.consistency_weight > 0:  # the same (mixed) samples mirrored and shifted again should score alike
+            other = functional_call(base, (model_p, b), (xv,)).softmax(-1)
+            loss = loss + cfg.consistency_weight * (logits.softmax(-1) - other).pow(2).sum(-1).mean()
+        if cfg.f1_weight > 0:
+            loss = loss + cfg.f1_weight * soft_f1_loss(logits, target)
+        if h is not None:  # the head learns the dataset; the reversed gradient teaches the features to hide it
+            reversed_h = h.detach() - (h - h.detach())
+            dom_logits = reversed_h @ p[DOMAIN + "weight"].T + p[DOMAIN + "bias"]
+            loss = loss - cfg.domain_weight * (tb[:, n_classes:-1] * dom_logits.log_softmax(-1)).sum(-1).mean()
+        return loss
 
     grouped_loss = vmap(loss_one, randomness="different")
     all_probs, losses = [], []
@@ -216,13 +268,14 @@ def train_groups(
             pool_probs = predict_groups(base, ema, buffers, x_pool, cfg.tta_mirror).float().cpu().numpy()
             train_pools = drop_hardest(pool_probs, labels, train_pools, cfg.drop_hard)
         base.train()
-        table = torch.from_numpy(_index_table(rng, train_pools, steps, cfg.batch_size))
+        table = torch.from_numpy(_index_table(rng, train_pools, steps, cfg.batch_size,
+                                              labels if cfg.balanced_batches else None))
         epoch_loss = 0.0
         for s in range(steps):
             idx = table[s]
             sw = torch.gather(sample_w_t, 1, idx)[..., None]  # mixed with the targets, as their last column
             target = onehot[idx] if soft is None else soft[torch.arange(n_groups)[:, None], idx]
-            xb, tb = images[idx], torch.cat([target, sw], dim=-1)
+            xb, tb = images[idx], torch.cat([target, domains[idx], sw], dim=-1)
             if cfg.mirror_aug:
                 xb = random_mirror(xb, gen)
             xb = random_shift(xb, gen, cfg.shift_px, cfg.scale_jitter)
@@ -230,8 +283,11 @@ def train_groups(
             xb = random_gain(xb, gen, cfg.gain_jitter)
             xb = random_strain_swap(xb, gen, cfg.strain_swap)
             xb = random_erase(xb, gen, cfg.erase_px)
+            xb = random_region_swap(xb, labels_t[idx], gen, cfg.region_swap)
             xb, tb = mixup(xb, tb, gen, cfg.mixup_alpha)
-            args = (params, buffers, xb.to(device), tb.to(device), weights)
+            xb = xb.to(device)
+            view = random_shift(mirror(xb.cpu()), gen, cfg.shift_px).to(device) if cfg.consistency_weight > 0 else xb
+            args = (params, buffers, xb, tb.to(device), weights, view)
             with amp:
                 loss = grouped_loss(*args).sum()
             opt.zero_grad(set_to_none=True)
@@ -243,8 +299,8 @@ def train_groups(
             step += 1
             decay = min(cfg.ema_decay, (1 + step) / (10 + step))
             with torch.no_grad():
-                for k, v in params.items():
-                    ema[k].lerp_(v.detach(), 1 - decay)
+                for k, v in ema.items():
+                    v.lerp_(params[k].detach(), 1 - decay)
             epoch_loss += loss.item() / n_groups
         losses.append(epoch_loss / steps)
         all_probs.append(predict_groups(base, ema, buffers, x_eval, cfg.tta_mirror).float().cpu().numpy())

@@ -9,12 +9,13 @@ from sofp.training.data.augment import (
     random_erase,
     random_flow_noise,
     random_gain,
+    random_region_swap,
     random_shift,
     random_strain_swap,
 )
 from sofp.training.data.perturb import PERTURBATIONS
 from sofp.training.loso import member_seed, tuning_groups
-from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot
+from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot, soft_f1_loss
 from sofp.training.models import build_model
 from sofp.training.models.configs import StstnetConfig
 from sofp.training.models.ensemble import Ensemble, EnsembleConfig
@@ -223,6 +224,31 @@ def test_erase_sets_one_square_per_chosen_sample_to_its_channel_means():
     r, c = changed[i].nonzero()[0]
     assert torch.allclose(flat_y[i, :, r, c], flat_x[i].mean(dim=(-2, -1)))
     assert random_erase(x, torch.Generator(), 0) is x
+
+
+def test_region_swap_gives_a_lower_face_of_the_same_class_moved_to_the_recipients_means():
+    x = torch.rand(3, 64, 3, 28, 28)
+    labels = torch.randint(0, 3, (3, 64), generator=torch.Generator().manual_seed(1))
+    y = random_region_swap(x, labels, torch.Generator().manual_seed(0), 0.5)
+    assert torch.equal(y[..., :14, :], x[..., :14, :])  # the upper face is never touched
+    swapped = (y != x).flatten(2).any(-1)
+    assert 0.35 < float(swapped.float().mean()) < 0.65
+    g, i = (int(v) for v in swapped.nonzero()[0])
+    shift = x[g, i].mean(dim=(-2, -1), keepdim=True)
+    donors = [j for j in range(64) if labels[g, j] == labels[g, i] and j != i
+              and torch.allclose(y[g, i, :, 14:], (x[g, j, :, 14:] - x[g, j].mean(dim=(-2, -1), keepdim=True)
+                                                   + shift).clamp(0, 1))]
+    assert donors  # some other sample of its class gave it its lower half
+    assert random_region_swap(x, labels, torch.Generator(), 0.0) is x
+
+
+def test_soft_f1_loss_is_zero_for_confident_right_answers_and_large_for_wrong_ones():
+    target = torch.eye(3)[torch.tensor([0, 1, 2, 0])]
+    assert float(soft_f1_loss(target * 50, target)) < 1e-6
+    assert float(soft_f1_loss(target.roll(1, dims=1) * 50, target)) > 0.99
+    logits = torch.zeros(4, 3, requires_grad=True)
+    soft_f1_loss(logits, target).backward()
+    assert logits.grad is not None and float((logits.grad * target).sum()) < 0  # raising the true logit helps
 
 
 def test_cell_weights_give_every_dataset_class_cell_the_same_total():

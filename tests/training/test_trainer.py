@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -268,3 +269,45 @@ def test_dropping_hard_samples_trains_on_fewer_and_differs(synth, monkeypatch):
     plain = train_groups(TrainConfig(epochs=3, batch_size=16).solo(), images, synth.labels, pools, evals, seed=0,
                          n_classes=3)
     assert np.allclose(plain.probs[0], dropped.probs[0]) and not np.allclose(plain.probs[-1], dropped.probs[-1])
+
+
+def test_region_swap_and_the_soft_f1_and_consistency_terms_train_and_change_the_loss(synth):
+    images = torch.from_numpy(features_to_input(synth.images))
+    pools, evals = [np.arange(20, len(synth))], [np.arange(20)]
+    losses = {}
+    for name, extra in [("plain", {}), ("swap", {"region_swap": 0.5}), ("f1", {"f1_weight": 0.5}),
+                        ("consistency", {"consistency_weight": 1.0})]:
+        cfg = TrainConfig(epochs=1, batch_size=16, members=1, partner="", **extra)
+        res = train_groups(cfg, images, synth.labels, pools, evals, seed=0, n_classes=3)
+        assert np.isfinite(res.train_loss).all()
+        losses[name] = float(res.train_loss[0])
+    assert losses["swap"] != losses["plain"] and losses["f1"] > losses["plain"] and losses["consistency"] > 0
+    assert losses["consistency"] != losses["plain"]
+
+
+@pytest.mark.parametrize("model", ["sofp", "ststnet"])
+def test_domain_adversarial_training_keeps_the_dataset_head_out_of_the_model(synth, model):
+    images = torch.from_numpy(features_to_input(synth.images))
+    pools, evals = [np.arange(20, len(synth))], [np.arange(20)]
+    cfg = TrainConfig(model=model, epochs=1, batch_size=16, members=1, partner="", domain_weight=0.3)
+    with pytest.raises(ValueError, match="dataset"):
+        train_groups(cfg, images, synth.labels, pools, evals, seed=0, n_classes=3)
+    datasets = np.where(np.arange(len(synth)) % 2 == 0, "a", "b")
+    res = train_groups(cfg, images, synth.labels, pools, evals, seed=0, n_classes=3, datasets=datasets)
+    plain = train_groups(replace(cfg, domain_weight=0.0), images, synth.labels, pools, evals, seed=0, n_classes=3)
+    assert np.isfinite(res.train_loss).all() and res.train_loss[0] != plain.train_loss[0]
+    assert set(res.params) == set(plain.params)  # what ships is the model alone
+    unstack(cfg, res, 0, 3)
+
+
+def test_balanced_batches_draw_every_class_about_equally_often_from_each_groups_own_pool():
+    from sofp.training.trainer import _index_table
+
+    labels = np.array([0] * 80 + [1] * 15 + [2] * 5)
+    pools = [np.arange(100), np.arange(50, 100)]
+    table = _index_table(np.random.default_rng(0), pools, steps=200, batch=32, labels=labels)
+    counts = np.bincount(labels[table[:, 0].ravel()], minlength=3) / table[:, 0].size
+    assert np.allclose(counts, 1 / 3, atol=0.03)
+    assert set(table[:, 1].ravel()) <= set(pools[1].tolist())
+    plain = _index_table(np.random.default_rng(0), pools, steps=4, batch=32)
+    assert sorted(plain[:, 0].ravel()[:100].tolist()) == list(range(100))  # one pass over the pool, no repeats

@@ -111,6 +111,24 @@ def random_strain_swap(x: torch.Tensor, gen: torch.Generator, p: float) -> torch
     return torch.cat([x[..., :2, :, :], strain.unsqueeze(-3)], dim=-3)
 
 
+def random_region_swap(x: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, p: float) -> torch.Tensor:
+    """With probability ``p`` per sample, give it the lower half of the face (rows 14..27, SOFP's lower regions)
+    of another sample of the same batch and class (x: (G, B, 3, H, W), labels: (G, B) class indices; a group never
+    sees another's samples). The donor half is moved to the recipient's channel means, so both halves share one
+    zero of motion: a new combination of upper- and lower-face motion of one class. Keeps the mirror identity."""
+    if p <= 0:
+        return x
+    g, b, _, h, _ = x.shape
+    same = labels[:, :, None] == labels[:, None, :]  # (G, B, B); a sample is its own donor of last resort
+    donors = torch.where(same, torch.rand(g, b, b, generator=gen) + (~torch.eye(b, dtype=torch.bool)), 0.0).argmax(-1)
+    swap = torch.rand(g, b, generator=gen) < p
+    donor_x = torch.gather(x, 1, donors.view(g, b, 1, 1, 1).expand_as(x))
+    mean, donor_mean = x.mean(dim=(-2, -1), keepdim=True), donor_x.mean(dim=(-2, -1), keepdim=True)
+    lower = (donor_x - donor_mean + mean).clamp(0.0, 1.0)
+    rows = (torch.arange(h) >= h // 2).view(1, 1, 1, h, 1)
+    return torch.where(swap.view(g, b, 1, 1, 1) & rows, lower, x)
+
+
 def random_erase(x: torch.Tensor, gen: torch.Generator, max_px: int, p: float = 0.5) -> torch.Tensor:
     """Cut-out: with probability ``p`` set a square of side 1..``max_px`` at a random place of each sample to
     that sample's channel means (no motion after centring), so no single region decides the label."""

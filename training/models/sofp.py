@@ -295,6 +295,10 @@ class SRAF(nn.Module):
 
     def forward(self, g: torch.Tensor | None, regions: torch.Tensor) -> torch.Tensor:
         """g: (N, 9, D) global tokens or None (no global branch); regions: (N, 4, 9, D) -> (N, classes)."""
+        return self.head(self.pooled(g, regions))
+
+    def pooled(self, g: torch.Tensor | None, regions: torch.Tensor) -> torch.Tensor:
+        """The fused tokens' mean, the head's input: (N, D)."""
         n, _, _, d = regions.shape
         stacked = regions + self.region_pos[:4].unsqueeze(0) + self.cell_pos.unsqueeze(0)
         tokens = stacked.reshape(n, 4 * TOKENS, d)
@@ -309,11 +313,12 @@ class SRAF(nn.Module):
             fused = fused + torch.sigmoid(self.gate(g)) * self.cross_attn(g, tokens)
         fused = fused + tokens.reshape(n, 4, TOKENS, d).mean(dim=1)
         fused = fused + self.fuse_ff(fused)
-        return self.head(self.norm(fused).mean(dim=1))
+        return self.norm(fused).mean(dim=1)
 
 
 class SOFP(nn.Module):
-    """The SOFP network. ``forward(x) -> logits``; ``forward(x, with_sym=True) -> (logits, L_sym)``."""
+    """The SOFP network. ``forward(x) -> logits``; ``forward(x, with_sym=True) -> (logits, L_sym)``;
+    ``forward(x, with_features=True) -> (logits, L_sym, the head's input (N, D))``."""
 
     def __init__(self, cfg: SofpConfig) -> None:
         super().__init__()
@@ -353,8 +358,11 @@ class SOFP(nn.Module):
         losses = [((regions[:, a] - regions[:, b]) ** 2).mean() for a, b in MIRROR_PAIRS]
         return torch.stack(losses).sum() / len(MIRROR_PAIRS)
 
-    def forward(self, x: torch.Tensor, with_sym: bool = False):
+    def forward(self, x: torch.Tensor, with_sym: bool = False, with_features: bool = False):
         g, regions = self.encode(x)
+        if with_features:  # (logits, L_sym, the head's input)
+            h = self.sraf.pooled(g, regions)
+            return self.sraf.head(h), self.symmetry_loss(regions), h
         logits = self.sraf(g, regions)
         if with_sym:
             return logits, self.symmetry_loss(regions)

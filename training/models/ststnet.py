@@ -28,7 +28,7 @@ from sofp.training.models.sofp import gaussian_kernel, optical_strain, scale_cha
 
 
 class STSTNet(nn.Module):
-    """The STSTNet baseline; ``forward(x, with_sym=...)`` matches SOFP's signature (L_sym = 0)."""
+    """The STSTNet baseline; ``forward(x, with_sym=..., with_features=...)`` matches SOFP's signature (L_sym = 0)."""
 
     channel_mask: torch.Tensor  # buffers, declared for the type checker
     kernel: torch.Tensor
@@ -81,10 +81,12 @@ class STSTNet(nn.Module):
             x = x + 0.5
         return x
 
-    def forward(self, x: torch.Tensor, with_sym: bool = False):
+    def forward(self, x: torch.Tensor, with_sym: bool = False, with_features: bool = False):
         x = self.condition(x)
-        h = self.pool(torch.cat([b(x) for b in self.branches], dim=1))
-        logits = self.fc(h.flatten(1))
+        h = self.pool(torch.cat([b(x) for b in self.branches], dim=1)).flatten(1)
+        logits = self.fc(h)
+        if with_features:
+            return logits, logits.new_zeros(()), h
         if with_sym:
             return logits, logits.new_zeros(())
         return logits
