@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--class-bias", action="store_true",
                    help="for each partner at --weights: a post-hoc per-class offset, in sample and cross-validated")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/tuning_composite.jsonl"))
+    p.add_argument("--groups", type=int, default=4, help="the split's subject groups, as given to tuning.py")
     args = p.parse_args(argv)
     if len(args.loso_members) != len(args.loso_partners) or not (args.partners or args.loso_members):
         p.error("give --partners, or as many --loso-partners as --loso-members")
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"SAMM UF1 {samm}; label kept "
                       + ", ".join(f"{k} {v:.3f}" for k, v in row["label_kept"].items()))
         return 0
-    order = np.concatenate(tuning_groups(data.subjects))
+    order = np.concatenate(tuning_groups(data.subjects, k=args.groups))
     y, samm = data.labels[order], data.datasets[order] == "samm"
     lines = [json.loads(line) for line in args.out.read_text().splitlines()]
     member_names = _sofp_lines(lines, order.tolist()) if args.every_member_line else [args.members]
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     if args.class_bias:
         members = np.mean(_line(lines, args.members, order.tolist())["final_probs_per_seed"], axis=0)
-        groups = np.concatenate([np.full(len(g), k) for k, g in enumerate(tuning_groups(data.subjects))])
+        groups = np.concatenate([np.full(len(g), k) for k, g in enumerate(tuning_groups(data.subjects, k=args.groups))])
         for name in args.partners:
             partner = _partner_probs(lines, name, order.tolist())
             for w in args.weights:
