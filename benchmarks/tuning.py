@@ -90,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--groups", type=int, default=4,
                    help="subject groups of the split (4: the tuning split; 8 trains on 7/8 of the subjects)")
     args = p.parse_args(argv)
+    if args.groups < 2:
+        p.error("--groups must be at least 2")
     torch.set_num_threads(1)
     data = load_flowset(args.data)
     x = torch.from_numpy(features_to_input(data.images))
-    if args.groups < 2:
-        p.error("--groups must be at least 2")
     evals = tuning_groups(data.subjects, k=args.groups)
     pools = [np.setdiff1d(np.arange(len(data)), ev) for ev in evals]
     cfg = TrainConfig(**json.loads(args.set))
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         ])
     curve = np.mean(curves, axis=0)
     ensemble = summarise(y, np.mean(finals, axis=0).argmax(-1), data.label_names)["uf1"]
-    line = {"name": args.name, "set": json.loads(args.set), "uf1_final": float(curve[-1]),
+    line = {"name": args.name, "set": json.loads(args.set), "groups": args.groups, "uf1_final": float(curve[-1]),
             "uf1_final_per_seed": [c[-1] for c in curves], "uf1_seed_ensemble": ensemble,
             "uf1_curve_every_5": curve[::5].round(3).tolist(),
             "heldout_index": np.concatenate(evals).tolist(),
