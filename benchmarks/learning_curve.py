@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -146,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         result = {"seeds": args.seeds, "runs": {}}
     result.update(command="python benchmarks/learning_curve.py " + " ".join(sys.argv[1:] if argv is None else argv),
-                  machine=f"{platform.machine()} {torch.get_num_threads()} thread(s), CPU",
+                  machine=f"{platform.machine()} {os.cpu_count()} cores, CPU only, {torch.get_num_threads()} "
+                          "PyTorch thread",
                   versions={"torch": torch.__version__, "numpy": np.__version__},
                   weight=TrainConfig().partner_weight)
     for k in args.groups:
