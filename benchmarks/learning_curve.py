@@ -42,9 +42,9 @@ import matplotlib.pyplot as plt
 RECIPES = {"members": TrainConfig().solo(), "partner": TrainConfig().partner_schedule()}
 
 
-def train_split(data: FlowSet, cfg: TrainConfig, k: int, seeds: list[int]) -> dict:
-    """Held-out probabilities (pooled in group order) of ``cfg`` trained on each K-fold split, per seed."""
-    x = torch.from_numpy(features_to_input(data.images))
+def train_split(data: FlowSet, x: torch.Tensor, cfg: TrainConfig, k: int, seeds: list[int]) -> dict:
+    """Held-out probabilities (pooled in group order) of ``cfg`` trained on each K-fold split, per seed; ``x``: the
+    data's model inputs."""
     evals = tuning_groups(data.subjects, k=k)
     pools = [np.setdiff1d(np.arange(len(data)), ev) for ev in evals]
     t0, probs = time.perf_counter(), []
@@ -68,9 +68,10 @@ def score(data: FlowSet, runs: dict, weight: float) -> dict:
     members = np.mean(runs["members"]["probs_per_seed"], axis=0)
     partner = [np.asarray(p) for p in runs["partner"]["probs_per_seed"]]
     mixes = [mix_probs([members], p, weight) for p in partner]
-    return {"members_ensemble": uf1(members), "partner_per_seed": [uf1(p) for p in partner],
-            "partner": float(np.mean([uf1(p) for p in partner])), "mix_per_seed": [uf1(m) for m in mixes],
-            "mix": float(np.mean([uf1(m) for m in mixes])), "mix_samm": float(np.mean([uf1(m, samm) for m in mixes]))}
+    partner_uf1, mix_uf1 = [uf1(p) for p in partner], [uf1(m) for m in mixes]
+    return {"members_ensemble": uf1(members), "partner_per_seed": partner_uf1, "partner": float(np.mean(partner_uf1)),
+            "mix_per_seed": mix_uf1, "mix": float(np.mean(mix_uf1)),
+            "mix_samm": float(np.mean([uf1(m, samm) for m in mixes]))}
 
 
 def loso_point(path: Path, n_subjects: int) -> dict:
@@ -138,14 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if any(k < 2 for k in args.groups):
         p.error("--groups: each K must be at least 2")
-    torch.set_num_threads(1)
-    data = load_flowset(args.data)
     if args.out.exists():
         result = json.loads(args.out.read_text())
         if result["seeds"] != args.seeds:
             p.error(f"--seeds {args.seeds} differ from the seeds of {args.out} ({result['seeds']}): use another --out")
     else:
         result = {"seeds": args.seeds, "runs": {}}
+    torch.set_num_threads(1)
+    data = load_flowset(args.data)
+    x = torch.from_numpy(features_to_input(data.images))
     result.update(command="python benchmarks/learning_curve.py " + " ".join(sys.argv[1:] if argv is None else argv),
                   machine=f"{platform.machine()} {os.cpu_count()} cores, CPU only, {torch.get_num_threads()} "
                           "PyTorch thread",
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = result["runs"].setdefault(str(k), {})
         for name, cfg in RECIPES.items():
             if name not in runs:
-                runs[name] = train_split(data, cfg, k, args.seeds)
+                runs[name] = train_split(data, x, cfg, k, args.seeds)
                 args.out.write_text(json.dumps(result))  # kept as it goes: a re-run resumes here
         print(f"K {k}: " + ", ".join(f"{n} {runs[n]['seconds']:.0f} s" for n in RECIPES), flush=True)
     result["scores"] = {k: {"train_subjects_mean": runs["members"]["train_subjects_mean"],
