@@ -95,11 +95,12 @@ def scores(y: np.ndarray, probs: np.ndarray, datasets: np.ndarray, labels: tuple
 
 def tuning_rows(data: FlowSet, x: np.ndarray, sofp_line: dict, classifier: str, normalise: str,
                 weights: tuple[float, ...] = WEIGHTS, x_mirror: np.ndarray | None = None,
-                partner: tuple[dict, float] | None = None, augment: bool = False) -> list[dict]:
-    """The classifier on the tuning split, alone and mixed at each of ``weights`` with the stored SOFP line's
-    seed-mean probabilities; with ``partner`` (a stored line, its weight), with each of that line's seeds mixed
-    into the SOFP mean first (the shipped ensemble), the mix's scores being the mean over the partner's seeds."""
-    evals = tuning_groups(data.subjects)
+                partner: tuple[dict, float] | None = None, augment: bool = False, groups: int = 4) -> list[dict]:
+    """The classifier on the tuning split (``groups`` subject groups), alone and mixed at each of ``weights`` with
+    the stored SOFP line's seed-mean probabilities; with ``partner`` (a stored line, its weight), with each of that
+    line's seeds mixed into the SOFP mean first (the shipped ensemble), the mix's scores being the mean over the
+    partner's seeds."""
+    evals = tuning_groups(data.subjects, k=groups)
     order = np.concatenate(evals)
     lines = [sofp_line] + ([partner[0]] if partner else [])
     for line in lines:
@@ -112,13 +113,13 @@ def tuning_rows(data: FlowSet, x: np.ndarray, sofp_line: dict, classifier: str, 
                  if partner else [sofp])
     y, ds = data.labels[order], data.datasets[order]
     tag = ("-mirrored" if x_mirror is not None else "") + ("-augmented" if augment else "")
-    rows = [{"name": f"handcrafted-{classifier}-{normalise}{tag}", "weight": 1.0,
+    rows = [{"name": f"handcrafted-{classifier}-{normalise}{tag}", "weight": 1.0, "groups": groups,
              **scores(y, probs, ds, data.label_names), "heldout_index": order.tolist(),
              "final_probs": probs.round(4).tolist()}]
     mixed_with = "+".join(line["name"] for line in lines)
     for w in weights:
         per = [scores(y, (1 - w) * ens + w * probs, ds, data.label_names) for ens in ensembles]
-        rows.append({"name": f"handcrafted-{classifier}-{normalise}{tag}+{mixed_with}", "weight": w,
+        rows.append({"name": f"handcrafted-{classifier}-{normalise}{tag}+{mixed_with}", "weight": w, "groups": groups,
                      **{k: (None if per[0][k] is None else float(np.mean([r[k] for r in per]))) for k in per[0]},
                      "uf1_per_partner_seed": [r["uf1"] for r in per]})
     return rows
@@ -175,9 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mirror-augment", action="store_true",
                    help="with --mirror-average: also fit the classifier on the training samples' mirrors")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/tuning_composite.jsonl"))
+    p.add_argument("--groups", type=int, default=4, help="the split's subject groups, as given to tuning.py")
     args = p.parse_args(argv)
     if args.mirror_augment and not args.mirror_average:
         p.error("--mirror-augment needs --mirror-average")
+    if args.groups < 2:
+        p.error("--groups must be at least 2")
     data = load_flowset(args.data)
     lines = [json.loads(line) for line in args.out.read_text().splitlines()]
 
@@ -203,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             x_mirror = features(data, norm, mirrored=True) if args.mirror_average else None
             for clf in args.classifier:
                 rows += tuning_rows(data, x, sofp_line, clf, norm, tuple(args.weights), x_mirror, partner,
-                                    args.mirror_augment)
+                                    args.mirror_augment, args.groups)
     with args.out.open("a") as fh:
         for row in rows:
             fh.write(json.dumps({**row, "command": command}) + "\n")

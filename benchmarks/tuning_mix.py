@@ -9,6 +9,7 @@ chosen"); the LOSO figure of the chosen mix comes from ``benchmarks/accuracy.py`
 Each partner seed is mixed with the members' seed-mean probability; the row's UF1 is the mean over the
 partner's seeds (what one shipped ensemble with one partner scores). A partner named ``A+B+C`` is an ensemble
 of partners: its k-th instance is the mean of the k-th seed of lines A, B and C (lines with as many seeds).
+Members named ``A+B`` are every seed of both lines (a larger members ensemble).
 Appends one line per (partner, weight) to benchmarks/results/tuning_composite.jsonl and prints it.
 ``--every-member-line`` takes, as the members, each stored SOFP line with at least three seeds in turn (its first
 three seeds): which member recipe mixes best with a given partner. The best of many lines is biased upwards; a
@@ -56,6 +57,11 @@ def _sofp_lines(lines: list[dict], order: list[int]) -> list[str]:
     names = {ln["name"]: ln for ln in lines if "final_probs_per_seed" in ln and ln["heldout_index"] == order}
     return [n for n, ln in names.items()
             if ln.get("set", {}).get("model", "sofp") == "sofp" and len(ln["final_probs_per_seed"]) >= 3]
+
+
+def _member_probs(lines: list[dict], name: str, order: list[int]) -> np.ndarray:
+    """Per-seed probabilities of a members line, or of ``A+B+...`` (every seed of the lines: a larger ensemble)."""
+    return np.concatenate([np.asarray(_line(lines, part, order)["final_probs_per_seed"]) for part in name.split("+")])
 
 
 def _partner_probs(lines: list[dict], name: str, order: list[int]) -> np.ndarray:
@@ -132,7 +138,8 @@ def bias_rows(mixes: list[np.ndarray], y: np.ndarray, groups: np.ndarray, names:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True)
-    p.add_argument("--members", default="full-rerun", help="the jsonl line whose seeds are the ensemble's members")
+    p.add_argument("--members", default="full-rerun",
+                   help="the jsonl line whose seeds are the ensemble's members (A+B: every seed of both lines)")
     p.add_argument("--every-member-line", action="store_true",
                    help="mix each stored SOFP line with >= 3 seeds in turn as the members (a sweep)")
     p.add_argument("--partners", nargs="+", default=[], help="jsonl lines of partner candidates")
@@ -169,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     if args.class_bias:
-        members = np.mean(_line(lines, args.members, order.tolist())["final_probs_per_seed"], axis=0)
+        members = np.mean(_member_probs(lines, args.members, order.tolist()), axis=0)
         groups = np.concatenate([np.full(len(g), k) for k, g in enumerate(tuning_groups(data.subjects, k=args.groups))])
         for name in args.partners:
             partner = _partner_probs(lines, name, order.tolist())
@@ -185,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                       + ", ".join(f"{u:.3f}" for u in res["uf1_cross_validated"]) + ")")
         return 0
     for members_name, name in itertools.product(member_names, args.partners):
-        seeds = _line(lines, members_name, order.tolist())["final_probs_per_seed"]
+        seeds = _member_probs(lines, members_name, order.tolist())
         members = np.mean(seeds[:3] if args.every_member_line else seeds, axis=0)
         partner = _partner_probs(lines, name, order.tolist())
         for w in [0.0, *args.weights, 1.0]:

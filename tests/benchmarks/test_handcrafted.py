@@ -79,3 +79,18 @@ def test_a_partner_line_is_mixed_into_the_members_before_the_classifier():
                                    data.label_names)["uf1"] for p in partner]
     assert mixed["name"] == "handcrafted-logreg-none+m+p" and mixed["uf1"] == pytest.approx(np.mean(expected))
     assert mixed["uf1_per_partner_seed"] == pytest.approx(expected)
+
+
+def test_the_split_is_the_one_of_the_given_groups_and_a_line_of_another_split_is_refused():
+    from sofp.training.loso import tuning_groups
+
+    data = make_synthetic_set(n_subjects=8, per_subject=10, seed=4)
+    probs = np.random.default_rng(1).dirichlet(np.ones(3), (2, len(data))).tolist()
+    x = handcrafted.features(data, "none")
+    for k in (4, 8):
+        order = np.concatenate(tuning_groups(data.subjects, k=k)).tolist()
+        line = {"name": "m", "heldout_index": order, "final_probs_per_seed": probs}
+        alone, _ = handcrafted.tuning_rows(data, x, line, "logreg", "none", (0.3,), groups=k)
+        assert alone["heldout_index"] == order and alone["groups"] == k
+        with pytest.raises(SystemExit, match="not made on this tuning split"):
+            handcrafted.tuning_rows(data, x, line, "logreg", "none", (0.3,), groups=12 - k)

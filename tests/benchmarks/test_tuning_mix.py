@@ -53,6 +53,9 @@ def test_a_joined_partner_averages_the_same_seed_of_each_line():
     lines.append({"name": "c", "heldout_index": order, "final_probs_per_seed": a[:1].tolist()})
     with pytest.raises(SystemExit, match="same number of seeds"):
         tuning_mix._partner_probs(lines, "a+c", order)
+    # members joined with + are every seed of both lines, whatever their seed counts
+    np.testing.assert_allclose(tuning_mix._member_probs(lines, "a+c", order), np.concatenate([a, a[:1]]))
+    np.testing.assert_allclose(tuning_mix._member_probs(lines, "b", order), b)
 
 
 def test_the_member_sweep_takes_each_sofp_line_of_this_split_with_three_seeds_once():
