@@ -71,8 +71,12 @@ def load_runs(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
         per_seed = [runs] if "pred" in runs else list(runs.values())  # the floor stores one run, not seeds
         aligned = []
         for run in per_seed:
+            index = np.asarray(run["index"])
+            if sorted(index.tolist()) != list(range(len(order))):
+                raise SystemExit(f"error: {path}: a run of {model!r} does not hold each of the {len(order)} samples "
+                                 "once")
             pred = np.empty(len(order), np.int64)
-            pred[np.asarray(run["index"])] = run["pred"]
+            pred[index] = run["pred"]
             aligned.append(pred)
         preds[model] = np.stack(aligned)
     return samples, preds

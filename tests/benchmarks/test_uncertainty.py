@@ -87,5 +87,10 @@ def test_the_command_writes_json_table_and_picture_and_refuses_a_file_that_is_no
     (tmp_path / "bad.json").write_text(json.dumps({"runs": []}))
     with pytest.raises(SystemExit, match="no 'sofp' predictions"):
         uncertainty.main(["--predictions", str(tmp_path / "bad.json"), "--out", str(out)])
+    stored = json.loads(path.read_text())
+    stored["ststnet"]["1"]["index"][0] = stored["ststnet"]["1"]["index"][1]  # one sample twice, another missing
+    (tmp_path / "holes.json").write_text(json.dumps(stored))
+    with pytest.raises(SystemExit, match="does not hold each of the 96 samples once"):
+        uncertainty.main(["--predictions", str(tmp_path / "holes.json"), "--out", str(out)])
     with pytest.raises(SystemExit, match="cannot read predictions"):
         uncertainty.main(["--predictions", str(tmp_path / "missing.json"), "--out", str(out)])
