@@ -45,7 +45,8 @@ def target_of(key: str) -> float | None:
 
 def macro_scores(true: np.ndarray, pred: np.ndarray, classes: int) -> tuple[float, float]:
     """(UF1, UAR) of pooled predictions: macro F1 and macro recall over every class (an absent class scores 0, as
-    ``training.metrics.summarise`` scores it)."""
+    ``training.metrics.summarise`` scores it; that function, on scikit-learn, is too slow for thousands of draws,
+    and the tests hold the two equal)."""
     conf = np.bincount(true * classes + pred, minlength=classes * classes).reshape(classes, classes)
     tp, support, predicted = np.diag(conf), conf.sum(axis=1), conf.sum(axis=0)
     denom = support + predicted
@@ -63,6 +64,15 @@ def load_runs(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise SystemExit(f"error: cannot read predictions {path}: {err}") from None
     if not isinstance(stored, dict) or SHIPPED not in stored:
         raise SystemExit(f"error: {path} has no {SHIPPED!r} predictions (not an accuracy benchmark's output)")
+    try:
+        return _aligned(path, stored)
+    except (KeyError, TypeError, ValueError, IndexError, StopIteration) as err:
+        raise SystemExit(f"error: {path} is not an accuracy benchmark's predictions ({type(err).__name__}: {err})"
+                         ) from None
+
+
+def _aligned(path: Path, stored: dict) -> tuple[dict, dict[str, np.ndarray]]:
+    """``load_runs``'s result from the parsed file (a missing field raises KeyError or TypeError)."""
     first = next(iter(stored[SHIPPED].values()))
     order = np.argsort(first["index"])
     samples = {key: np.asarray(first[key])[order] for key in ("subject", "dataset", "true")}
@@ -144,9 +154,10 @@ def table(result: dict) -> str:
              f"Command: `{result['command']}`  ", f"Machine: {result['machine']}  ",
              f"Versions: {result['versions']}", "",
              f"Source: `{result['predictions']}` (the stored per-sample predictions of the accuracy benchmark; "
-             "nothing retrained). Each draw takes 68 subjects with replacement and pools all their samples; every "
-             "model is scored on the same draw, so a difference is paired. A model's figure is the mean over its "
-             f"seeds, as in the accuracy table. {result['resamples']} draws, seed {result['seed']}; "
+             f"nothing retrained). Each draw takes {result['subjects']} subjects with replacement and pools all "
+             "their samples; every model is scored on the same draw, so a difference is paired. A model's figure "
+             f"is the mean over its seeds, as in the accuracy table. {result['resamples']} draws, seed "
+             f"{result['seed']}; "
              f"{result['level']:.0%} percentile intervals. 'seed sd' is the spread over training seeds (the "
              "sample sd, ddof 1; the accuracy table's ± is its ddof-0 sd), 'bootstrap sd' the spread over which "
              "subjects were drawn. The share of draws at or above a target says how often another draw of subjects "

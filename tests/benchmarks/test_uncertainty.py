@@ -92,5 +92,8 @@ def test_the_command_writes_json_table_and_picture_and_refuses_a_file_that_is_no
     (tmp_path / "holes.json").write_text(json.dumps(stored))
     with pytest.raises(SystemExit, match="does not hold each of the 96 samples once"):
         uncertainty.main(["--predictions", str(tmp_path / "holes.json"), "--out", str(out)])
+    (tmp_path / "fields.json").write_text(json.dumps({"sofp": {"0": {"index": [0]}}}))
+    with pytest.raises(SystemExit, match="is not an accuracy benchmark's predictions"):
+        uncertainty.main(["--predictions", str(tmp_path / "fields.json"), "--out", str(out)])
     with pytest.raises(SystemExit, match="cannot read predictions"):
         uncertainty.main(["--predictions", str(tmp_path / "missing.json"), "--out", str(out)])
