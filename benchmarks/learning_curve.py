@@ -50,7 +50,8 @@ def train_split(data: FlowSet, x: torch.Tensor, cfg: TrainConfig, k: int, seeds:
     t0, probs = time.perf_counter(), []
     for seed in seeds:
         r = train_groups(cfg, x, data.labels, pools, evals, seed, len(data.label_names),
-                         progress=f"K {k}, {cfg.model}, seed {seed}", datasets=data.datasets)
+                         progress=f"K {k}, {cfg.model}, seed {seed}", datasets=data.datasets,
+                         subjects=data.subjects)
         probs.append(np.concatenate([r.probs[-1, g, : len(ev)] for g, ev in enumerate(evals)]).round(4).tolist())
     train_subjects = [len(set(data.subjects[p].tolist())) for p in pools]
     return {"heldout_index": np.concatenate(evals).tolist(), "probs_per_seed": probs,

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     curves, finals, posthoc = [], [], []
     for seed in args.seeds:
         r = train_groups(cfg, x, data.labels, pools, evals, seed, len(data.label_names), progress=f"seed {seed}",
-                         datasets=data.datasets)
+                         datasets=data.datasets, subjects=data.subjects)
         finals.append(np.concatenate([r.probs[-1, g, : len(ev)] for g, ev in enumerate(evals)]))
         if args.posthoc:
             posthoc.append(_posthoc(r, x, pools, evals))

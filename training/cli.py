@@ -162,7 +162,8 @@ def _fit_one(cfg: TrainConfig, data: FlowSet, train_idx: np.ndarray, seed: int, 
     images = torch.from_numpy(features_to_input(data.images))
     evals = [eval_idx if eval_idx is not None else train_idx[:1]]
     res = train_groups(cfg, images, data.labels, [train_idx], evals, seed, len(data.label_names),
-                       progress="train" if bars() else None, device=device, datasets=data.datasets)
+                       progress="train" if bars() else None, device=device, datasets=data.datasets,
+                       subjects=data.subjects)
     return res, images
 
 

@@ -38,6 +38,9 @@ class TrainConfig:
     domain_weight: float = 0.0
     balanced_batches: bool = False  # draw training samples with replacement, every class equally often
     balance_datasets: bool = False  # weight each sample by 1 / its (dataset, class) count, not its class count
+    # > 0: each sample's loss also weighted by (its subject's sample count) ** -this, so that subjects with many
+    # samples do not dominate training (0: every sample alike)
+    subject_weight_power: float = 0.0
     mixup_alpha: float = 0.2
     ema_decay: float = 0.98
     sam_rho: float = 0.0  # > 0: sharpness-aware minimisation, each step's gradient taken at w + rho g / |g|

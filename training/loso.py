@@ -84,7 +84,7 @@ def _train_chunk(job: tuple) -> dict:
     res = train_groups(
         cfg, images, data.labels, [f.train for f in part], [f.test for f in part], seed, len(data.label_names),
         progress=f"folds {first + 1}-{first + len(part)}" if progress else None, first_group=first, device=device,
-        datasets=data.datasets,
+        datasets=data.datasets, subjects=data.subjects,
     )
     rec = {"seconds": time.perf_counter() - t0, "train_loss": res.train_loss.tolist(), "folds": []}
     perturbed = _perturbed_preds(res, cfg, images, part)

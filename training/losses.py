@@ -44,6 +44,14 @@ def soft_f1_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 1.0 - f1.mean()
 
 
+def subject_weights(subjects: np.ndarray, power: float) -> np.ndarray:
+    """Per-sample weights proportional to (the sample's subject's count) ** -power, normalised to mean 1 (0: all
+    1). (N,) float32."""
+    _, inverse, counts = np.unique(subjects, return_inverse=True, return_counts=True)
+    w = counts[inverse].astype(np.float64) ** -power
+    return (w / w.mean()).astype(np.float32)
+
+
 def cell_weights(labels: np.ndarray, cells: np.ndarray) -> np.ndarray:
     """Per-sample weights proportional to 1 / the size of the sample's (cell, label) group, normalised to
     mean 1: every (dataset, class) cell weighs the same in the loss. (N,) float32."""

@@ -33,7 +33,14 @@ from sofp.training.data.augment import (
     random_shift,
     random_strain_swap,
 )
-from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot, soft_f1_loss
+from sofp.training.losses import (
+    cell_weights,
+    class_weights,
+    focal_loss,
+    smoothed_onehot,
+    soft_f1_loss,
+    subject_weights,
+)
 from sofp.training.models import build_model
 
 
@@ -145,7 +152,8 @@ def _sharpness_aware_grad(params: dict[str, torch.Tensor], loss_fn: Callable[...
 
 def _teacher_targets(cfg: TrainConfig, images: torch.Tensor, labels: np.ndarray, onehot: torch.Tensor,
                      train_pools: list[np.ndarray], seed: int, n_classes: int, first_group: int,
-                     device: str | torch.device, datasets: np.ndarray | None) -> torch.Tensor:
+                     device: str | torch.device, datasets: np.ndarray | None,
+                     subjects: np.ndarray | None) -> torch.Tensor:
     """Per group, every sample's target mixed with a teacher's final probability: (G, N, C). The teacher is the
     shipped partner's model (``TrainConfig().partner``) on this schedule, trained first on the group's own pool
     (so on no held-out subject)."""
@@ -153,7 +161,7 @@ def _teacher_targets(cfg: TrainConfig, images: torch.Tensor, labels: np.ndarray,
     teacher = replace(cfg, partner=shipped.partner, partner_config=shipped.partner_config,
                       distill_weight=0.0).partner_schedule()
     res = train_groups(teacher, images, labels, train_pools, [p[:1] for p in train_pools], seed, n_classes,
-                       first_group=first_group, device=device, datasets=datasets)
+                       first_group=first_group, device=device, datasets=datasets, subjects=subjects)
     every = images.unsqueeze(0).expand(len(train_pools), *images.shape)  # each group labels every sample, once
     probs = predict_groups(res.base, res.params, res.buffers, every, teacher.tta_mirror).float()  # (G, N, C)
     return (1.0 - cfg.distill_weight) * onehot + cfg.distill_weight * probs
@@ -186,6 +194,7 @@ def train_groups(
     first_group: int = 0,
     device: str | torch.device = "cpu",
     datasets: np.ndarray | None = None,
+    subjects: np.ndarray | None = None,
 ) -> GroupResult:
     """Train one model per group on ``train_pools[g]`` (sample indices into ``images``).
 
@@ -193,7 +202,8 @@ def train_groups(
     model predicts its ``eval_sets[g]`` (padded to the longest set); those probabilities are
     returned for curves and for the optional per-subject best-epoch report, never used for a
     choice inside this function. ``datasets`` (N,) names each sample's dataset; ``cfg.balance_datasets``
-    needs it. Group g's initial weights depend on (seed, first_group + g) only.
+    needs it; ``subjects`` (N,) names each sample's subject, and ``cfg.subject_weight_power`` needs it.
+    Group g's initial weights depend on (seed, first_group + g) only.
     On CUDA the forward pass runs under bfloat16 autocast (mixed precision); augmentation random
     numbers are drawn on the CPU so a seed gives the same batches on any device.
     """
@@ -217,14 +227,19 @@ def train_groups(
         weights = torch.from_numpy(
             np.stack([class_weights(labels[p], n_classes, cfg.class_weight_power) for p in train_pools])).to(device)
         sample_w = np.ones((n_groups, len(labels)), np.float32)
+    if cfg.subject_weight_power > 0:
+        if subjects is None:
+            raise ValueError("subject_weight_power needs each sample's subject")
+        for g, p in enumerate(train_pools):
+            sample_w[g, p] *= subject_weights(subjects[p], cfg.subject_weight_power)
     sample_w_t = torch.from_numpy(sample_w)
     domains = _domain_targets(cfg, datasets, len(labels))  # (N, D) one-hot datasets, D = 0 when not asked for
     if domains.shape[1]:
         params.update(_domain_head(cfg, n_classes, n_groups, domains.shape[1], device))
     labels_t = torch.from_numpy(labels)
     onehot = smoothed_onehot(labels, n_classes, cfg.label_smoothing)
-    soft = (_teacher_targets(cfg, images, labels, onehot, train_pools, seed, n_classes, first_group, device, datasets)
-            if cfg.distill_weight > 0 else None)
+    soft = (_teacher_targets(cfg, images, labels, onehot, train_pools, seed, n_classes, first_group, device, datasets,
+                             subjects) if cfg.distill_weight > 0 else None)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
     eval_idx = padded_index(eval_sets)

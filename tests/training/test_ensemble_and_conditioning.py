@@ -15,7 +15,14 @@ from sofp.training.data.augment import (
 )
 from sofp.training.data.perturb import PERTURBATIONS
 from sofp.training.loso import member_seed, tuning_groups
-from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot, soft_f1_loss
+from sofp.training.losses import (
+    cell_weights,
+    class_weights,
+    focal_loss,
+    smoothed_onehot,
+    soft_f1_loss,
+    subject_weights,
+)
 from sofp.training.models import build_model
 from sofp.training.models.configs import StstnetConfig
 from sofp.training.models.ensemble import Ensemble, EnsembleConfig
@@ -258,6 +265,17 @@ def test_cell_weights_give_every_dataset_class_cell_the_same_total():
     assert np.isclose(w.mean(), 1.0)
     totals = {(c, lab): w[(cells == c) & (labels == lab)].sum() for c, lab in zip(cells, labels, strict=True)}
     assert np.allclose(list(totals.values()), 2.0)
+
+
+def test_subject_weights_move_from_equal_weights_to_equal_subject_totals():
+    subjects = np.array(["a"] * 6 + ["b"] * 2 + ["c"])
+    assert np.allclose(subject_weights(subjects, 0.0), 1.0)
+    for power in (0.5, 1.0):
+        w = subject_weights(subjects, power)
+        assert np.isclose(w.mean(), 1.0) and w[0] == w[5] and w[6] == w[7]
+        assert np.isclose(w[8] / w[0], 6.0 ** power) and np.isclose(w[6] / w[0], 3.0 ** power)
+    totals = [subject_weights(subjects, 1.0)[subjects == s].sum() for s in "abc"]
+    assert np.allclose(totals, totals[0])  # power 1: every subject weighs the same in all
 
 
 def test_class_weight_power_moves_from_equal_weights_to_inverse_frequency():

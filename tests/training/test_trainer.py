@@ -196,6 +196,22 @@ def test_dataset_balancing_needs_the_datasets_and_trains_with_them(synth):
     assert np.isfinite(res.train_loss).all() and res.probs.shape == (1, 1, 20, 3)
 
 
+def test_subject_weighting_needs_the_subjects_and_changes_training_only_when_on(synth):
+    images = torch.from_numpy(features_to_input(synth.images))
+    cfg = TrainConfig(epochs=2, batch_size=16, members=1, partner="", subject_weight_power=1.0)
+    keep = np.flatnonzero(~np.isin(synth.subjects, ["synth/s00", "synth/s01"]) | (np.arange(len(synth)) % 4 == 0))
+    pools, evals = [keep[keep >= 12]], [np.arange(12)]  # unequal subjects: two keep a quarter of their samples
+    with pytest.raises(ValueError, match="subject"):
+        train_groups(cfg, images, synth.labels, pools, evals, seed=0, n_classes=3)
+    on = train_groups(cfg, images, synth.labels, pools, evals, seed=0, n_classes=3, subjects=synth.subjects)
+    off = train_groups(replace(cfg, subject_weight_power=0.0), images, synth.labels, pools, evals, seed=0,
+                       n_classes=3, subjects=synth.subjects)
+    plain = train_groups(replace(cfg, subject_weight_power=0.0), images, synth.labels, pools, evals, seed=0,
+                         n_classes=3)
+    assert np.isfinite(on.train_loss).all() and not np.allclose(on.train_loss, off.train_loss)
+    assert np.array_equal(off.probs, plain.probs)  # off, the subjects change nothing
+
+
 def test_sharpness_aware_gradient_is_taken_at_each_groups_own_ascent_point():
     from sofp.training.trainer import _sharpness_aware_grad
 
