@@ -33,14 +33,7 @@ from sofp.training.data.augment import (
     random_shift,
     random_strain_swap,
 )
-from sofp.training.losses import (
-    cell_weights,
-    class_weights,
-    focal_loss,
-    smoothed_onehot,
-    soft_f1_loss,
-    subject_weights,
-)
+from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot, soft_f1_loss, subject_weights
 from sofp.training.models import build_model
 
 

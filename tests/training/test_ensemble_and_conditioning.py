@@ -15,14 +15,7 @@ from sofp.training.data.augment import (
 )
 from sofp.training.data.perturb import PERTURBATIONS
 from sofp.training.loso import member_seed, tuning_groups
-from sofp.training.losses import (
-    cell_weights,
-    class_weights,
-    focal_loss,
-    smoothed_onehot,
-    soft_f1_loss,
-    subject_weights,
-)
+from sofp.training.losses import cell_weights, class_weights, focal_loss, smoothed_onehot, soft_f1_loss, subject_weights
 from sofp.training.models import build_model
 from sofp.training.models.configs import StstnetConfig
 from sofp.training.models.ensemble import Ensemble, EnsembleConfig
