@@ -57,6 +57,7 @@ class TrainConfig:
     # the partner's model config: strain ignored, channels centred and smoothed (robust to the flow)
     partner_config: dict = field(default_factory=lambda: {"use_strain": False, "center": True, "blur": 0.7})
     partner_weight: float = 0.4  # with a partner: probability = (1 - w) x the members' mean + w x the partner's
+    partner_subject_weight_power: float = 0.0  # the partner's own subject_weight_power (the members' is not used)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,6 +72,8 @@ class TrainConfig:
         return replace(self, members=1, partner="", partner_config={})
 
     def partner_schedule(self) -> TrainConfig:
-        """The partner's schedule: the same training settings for the partner architecture alone."""
+        """The partner's schedule: the same training settings for the partner architecture alone, but its own
+        subject weighting (``partner_subject_weight_power``)."""
         return replace(self, model=self.partner, model_config=dict(self.partner_config), members=1, partner="",
-                       partner_config={})
+                       partner_config={}, subject_weight_power=self.partner_subject_weight_power,
+                       partner_subject_weight_power=0.0)

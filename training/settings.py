@@ -55,7 +55,7 @@ RANGES: dict[str, Range] = {
     "scale_jitter": FRACTION, "erase_px": Range(0, 28), "partner_weight": FRACTION, "drop_hard": FRACTION,
     "drop_epoch": AT_LEAST_0, "gain_jitter": Range(0, 1), "strain_swap": Range(0, 1), "sam_rho": AT_LEAST_0,
     "distill_weight": Range(0, 1), "region_swap": Range(0, 1), "domain_weight": AT_LEAST_0,
-    "consistency_weight": AT_LEAST_0, "subject_weight_power": Range(0, 2),
+    "consistency_weight": AT_LEAST_0, "subject_weight_power": Range(0, 2), "partner_subject_weight_power": Range(0, 2),
     # model configs (a tuple's range applies to each element)
     "dim": AT_LEAST_1, "stem": AT_LEAST_1, "heads": AT_LEAST_1, "sa_layers": AT_LEAST_0, "mlp_ratio": AT_LEAST_1,
     "head_hidden": AT_LEAST_1, "dropout": FRACTION, "branches": AT_LEAST_1, "orientation_bins": AT_LEAST_0,

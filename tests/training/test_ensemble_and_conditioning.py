@@ -118,6 +118,20 @@ def test_member_zero_is_the_single_model_and_member_seeds_never_collide():
     assert len(seeds) == 50
 
 
+def test_the_partner_has_its_own_subject_weighting_and_the_members_keep_theirs():
+    from sofp.training.config import TrainConfig
+    from sofp.training.loso import schedules
+
+    cfg = TrainConfig(subject_weight_power=0.5, partner_subject_weight_power=1.0, balance_datasets=True)
+    plan = schedules(cfg, seed=7)
+    assert [s for _, s in plan] == [member_seed(7, m) for m in range(4)]
+    assert all(c.subject_weight_power == 0.5 and c.model == "sofp" for c, _ in plan[:3])
+    partner = plan[3][0]
+    assert partner.model == "ststnet" and partner.subject_weight_power == 1.0 and partner.partner == ""
+    assert partner.balance_datasets  # every other training setting is the members'
+    assert TrainConfig().partner_schedule().subject_weight_power == 0.0  # off by default
+
+
 @pytest.mark.parametrize("name", sorted(PERTURBATIONS))
 def test_perturbations_keep_the_input_format_and_change_it(name):
     x = torch.rand(6, 3, 28, 28)

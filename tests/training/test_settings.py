@@ -99,7 +99,8 @@ def test_every_range_names_a_real_field():
 @pytest.mark.parametrize("item", ["lr=abc", "model.dim=abc", "batch_size=-1", "mirror_aug=nope",
                                   "model.heads=3", "strain_swap=1.5", "sam_rho=-0.1", "distill_weight=2",
                                   "region_swap=1.5", "f1_weight=-1", "domain_weight=-1", "balanced_batches=maybe",
-                                  "consistency_weight=-0.5", "subject_weight_power=3"])
+                                  "consistency_weight=-0.5", "subject_weight_power=3",
+                                  "partner_subject_weight_power=-1"])
 def test_cli_refuses_before_loading_data(item, monkeypatch, capsys):
     from sofp.training import cli
 
