@@ -250,7 +250,7 @@ def test_distillation_targets_mix_the_label_with_a_teacher_trained_on_the_pool_o
     monkeypatch.setattr(trainer, "train_groups", spy)
     cfg = TrainConfig(epochs=1, batch_size=16, distill_weight=0.25).solo()
     onehot = torch.eye(3)[torch.from_numpy(synth.labels)]
-    soft = trainer._teacher_targets(cfg, images, synth.labels, onehot, pools, 0, 3, 0, "cpu", None)
+    soft = trainer._teacher_targets(cfg, images, synth.labels, onehot, pools, 0, 3, 0, "cpu", None, None)
     assert soft.shape == (2, len(synth), 3) and torch.allclose(soft.sum(-1), torch.ones(2, len(synth)))
     assert seen["pools"] is pools and seen["cfg"].distill_weight == 0.0  # the teacher: own pools, no teacher itself
     assert seen["cfg"].model_config == TrainConfig().partner_config
